@@ -1,0 +1,28 @@
+import { createServiceApp } from '@studio/service-kit';
+import { billingPlugin } from '@studio/shared-billing';
+import type { FastifyBaseLogger } from 'fastify';
+import packageJson from '../package.json' with { type: 'json' };
+import type { Config } from './config';
+import { database } from './database';
+import { plans } from './plans';
+
+export async function buildApp(config: Config, options: { logger?: FastifyBaseLogger | false } = {}) {
+  const app = await createServiceApp({
+    config,
+    logger: options.logger,
+    service: {
+      id: 'flagbit',
+      title: 'FlagBit',
+      description: 'Feature flags: environments, targeting rules, percentage rollouts, an evaluation API.',
+      version: packageJson.version,
+    },
+    database,
+  });
+  await app.register(billingPlugin, {
+    database: app.database,
+    catalog: plans,
+    keyPrefix: 'fb',
+    internalToken: config.INTERNAL_TOKEN,
+  });
+  return app;
+}

@@ -1,0 +1,12 @@
+import { parseConfig, serviceConfigShape } from '@studio/service-kit';
+import { z } from 'zod';
+
+export const configSchema = z.object({
+  ...serviceConfigShape(4100),
+});
+
+export type Config = z.output<typeof configSchema>;
+
+export function loadConfig(environment: Record<string, string | undefined>): Config {
+  return parseConfig('ops-agent', configSchema, environment);
+}

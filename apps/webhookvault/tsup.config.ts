@@ -1,0 +1,3 @@
+import { appBundle } from '../../tsup.app';
+
+export default appBundle;

@@ -1,0 +1,5 @@
+export * from './client';
+export * from './contract';
+export * from './plugin';
+export * from './probes';
+export * from './system-probes';

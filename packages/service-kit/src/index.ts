@@ -1,0 +1,6 @@
+export type { ZodTypeProvider } from 'fastify-type-provider-zod';
+export * from './app';
+export * from './config';
+export * from './errors';
+export * from './logger';
+export * from './server';

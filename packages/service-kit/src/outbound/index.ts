@@ -1,0 +1,26 @@
+export {
+  type CheckedOutboundTarget,
+  checkOutboundUrl,
+  createOutboundClient,
+  OUTBOUND_ALLOWLIST_ENV,
+  type OutboundAllowlist,
+  type OutboundBlockedDetails,
+  OutboundBlockedError,
+  type OutboundClient,
+  type OutboundClientOptions,
+  type OutboundLookup,
+  type OutboundRequestOptions,
+  type OutboundResponse,
+  OutboundTimeoutError,
+  parseOutboundAllowlist,
+  type ResolvedAddress,
+} from './ssrf-guard';
+export {
+  generateWebhookSecret,
+  newMessageId,
+  type SendSignedWebhookInput,
+  sendSignedWebhook,
+  signWebhook,
+  type WebhookDeliveryResult,
+  type WebhookSignatureHeaders,
+} from './webhook-signer';

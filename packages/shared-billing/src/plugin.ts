@@ -1,0 +1,224 @@
+import rateLimit from '@fastify/rate-limit';
+import { AppError, type ServiceInstance } from '@studio/service-kit';
+import type { StudioDatabase } from '@studio/shared-db';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { PlanCatalog } from './plans';
+import { type Account, type BillingRepository, createBillingRepository, currentPeriod } from './repository';
+import { registerAccountRoutes } from './routes/account';
+import { registerInternalRoutes } from './routes/internal';
+
+export interface BillingPluginOptions {
+  database: StudioDatabase;
+  catalog: PlanCatalog;
+  /** Prefix of this product's API keys, e.g. `cp` → `cp_…`. */
+  keyPrefix: string;
+  internalToken: string;
+  /** Signups allowed per client address per hour. */
+  signupsPerHour?: number;
+  /** Requests per minute from one address without a key (signups, bad keys). */
+  anonymousRequestsPerMinute?: number;
+  /** Product-specific fields added to `GET /v1/account`. */
+  accountExtras?: (account: Account) => Record<string, unknown>;
+  /** How often counted usage is written to the database. */
+  usageFlushIntervalMs?: number;
+}
+
+export interface Principal {
+  account: Account;
+  keyId: string;
+  readOnly: boolean;
+}
+
+export interface AuthenticateOptions {
+  /** Reads the presented key from the request; the default is `Authorization: Bearer <key>`. */
+  extractKey?: (request: FastifyRequest) => string | undefined;
+  /** Let read-only keys through on writes (for routes that enforce it themselves). */
+  allowReadOnlyWrites?: boolean;
+}
+
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface Billing {
+  repository: BillingRepository;
+  catalog: PlanCatalog;
+  limitsFor(account: Account): Record<string, number>;
+  /** A preHandler-ready hook that resolves `request.principal` or answers 401/403. */
+  authenticate(
+    options?: AuthenticateOptions,
+  ): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /** Throws 402 when creating one more of `limit` would pass the plan's limit. */
+  assertBelowLimit(account: Account, limit: string, currentCount: number): void;
+  /** Counts `amount` against a monthly limit, or throws 402 when the month's allowance is spent. */
+  consumeMonthly(account: Account, metric: string, amount?: number): void;
+  /** Counts usage without a limit. Buffered in memory and written in batches. */
+  countUsage(accountId: string, metric: string, amount?: number): void;
+  usageOf(accountId: string): Record<string, number>;
+  flushUsage(): void;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    billing: Billing;
+    /** The default account hook: `Authorization: Bearer <key>`. */
+    requireAccount: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+/** The account that made this request; only valid behind `requireAccount`/`billing.authenticate`. */
+export function accountOf(request: FastifyRequest): Account {
+  if (!request.principal) throw new AppError('unauthorized', 'Missing or invalid API key');
+  return request.principal.account;
+}
+
+function planLimitError(account: Account, limit: string, allowed: number, detail: string): AppError {
+  return new AppError(
+    'plan_limit_reached',
+    `The ${account.plan} plan allows ${allowed} ${limit}; ${detail}. Upgrade the plan to go further.`,
+  );
+}
+
+async function billingPlugin(app: FastifyInstance, options: BillingPluginOptions) {
+  const repository = createBillingRepository(options.database, options.keyPrefix);
+  const { catalog } = options;
+  const pendingUsage = new Map<string, number>();
+  const touchedKeys = new Map<string, string>();
+
+  const usageKey = (accountId: string, metric: string, period: string) =>
+    `${accountId}\u0000${metric}\u0000${period}`;
+  const flushUsage = () => {
+    if (pendingUsage.size === 0 && touchedKeys.size === 0) return;
+    const usage = [...pendingUsage].map(([key, count]) => {
+      const [accountId, metric, period] = key.split('\u0000') as [string, string, string];
+      return [accountId, metric, period, count] as [string, string, string, number];
+    });
+    const touched = [...touchedKeys];
+    pendingUsage.clear();
+    touchedKeys.clear();
+    repository.flushUsage(usage, touched);
+  };
+  const countUsage = (accountId: string, metric: string, amount = 1) => {
+    const key = usageKey(accountId, metric, currentPeriod());
+    pendingUsage.set(key, (pendingUsage.get(key) ?? 0) + amount);
+  };
+  const usageOf = (accountId: string) => {
+    const period = currentPeriod();
+    const usage = repository.usage(accountId, period);
+    for (const [key, count] of pendingUsage) {
+      const [id, metric, keyPeriod] = key.split('\u0000');
+      if (id === accountId && keyPeriod === period && metric) usage[metric] = (usage[metric] ?? 0) + count;
+    }
+    return usage;
+  };
+  const limitsFor = (account: Account): Record<string, number> => ({ ...catalog.plans[account.plan].limits });
+
+  const authenticate = (hookOptions: AuthenticateOptions = {}) => {
+    const extract = hookOptions.extractKey ?? bearerToken;
+    return async (request: FastifyRequest) => {
+      const presented = extract(request);
+      const resolved = presented ? repository.resolveKey(presented) : null;
+      // One answer for a missing, malformed, unknown or revoked key: no hint which.
+      if (!resolved) throw new AppError('unauthorized', 'Missing or invalid API key');
+      if (resolved.account.status === 'suspended') {
+        throw new AppError('account_suspended', 'This account is suspended; contact support to resume it');
+      }
+      if (resolved.readOnly && !hookOptions.allowReadOnlyWrites && !readMethods.has(request.method)) {
+        throw new AppError('read_only_key', 'This API key is read-only; use a read-write key for changes');
+      }
+      request.principal = { account: resolved.account, keyId: resolved.keyId, readOnly: resolved.readOnly };
+      touchedKeys.set(resolved.keyId, new Date().toISOString());
+    };
+  };
+
+  const billing: Billing = {
+    repository,
+    catalog,
+    limitsFor,
+    authenticate,
+    assertBelowLimit(account, limit, currentCount) {
+      const allowed = limitsFor(account)[limit];
+      if (allowed === undefined)
+        throw new Error(`plan catalog of ${catalog.product} has no limit named ${limit}`);
+      if (currentCount >= allowed)
+        throw planLimitError(account, limit, allowed, `this account has ${currentCount}`);
+    },
+    consumeMonthly(account, metric, amount = 1) {
+      const allowed = limitsFor(account)[metric];
+      if (allowed === undefined)
+        throw new Error(`plan catalog of ${catalog.product} has no limit named ${metric}`);
+      const used = usageOf(account.id)[metric] ?? 0;
+      if (used + amount > allowed) {
+        const now = new Date();
+        const resets = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1))
+          .toISOString()
+          .slice(0, 10);
+        throw planLimitError(account, metric, allowed, `${used} used this month (resets ${resets})`);
+      }
+      countUsage(account.id, metric, amount);
+    },
+    countUsage,
+    usageOf,
+    flushUsage,
+  };
+
+  app.decorate('billing', billing);
+  app.decorate('requireAccount', authenticate());
+  app.decorateRequest('principal', null);
+
+  // Keys resolve in onRequest hooks (route level), so by preHandler the limiter knows the account and its plan.
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    timeWindow: '1 minute',
+    keyGenerator: (request) =>
+      request.principal ? `account:${request.principal.account.id}` : `ip:${request.ip}`,
+    max: (request) =>
+      request.principal
+        ? limitsFor(request.principal.account).requestsPerMinute!
+        : (options.anonymousRequestsPerMinute ?? 120),
+    errorResponseBuilder: (_request, context) =>
+      new AppError(
+        'rate_limited',
+        `Rate limit of ${context.max} requests per ${context.after === '1 minute' ? 'minute' : context.after} reached; retry in ${Math.ceil(context.ttl / 1000)} s`,
+        undefined,
+        { 'retry-after': String(Math.ceil(context.ttl / 1000)) },
+      ),
+  });
+
+  app.addHook('onResponse', async (request) => {
+    if (request.principal) countUsage(request.principal.account.id, 'requests');
+  });
+
+  const flushTimer = setInterval(() => {
+    try {
+      flushUsage();
+    } catch (error) {
+      app.log.error({ err: error }, 'failed to write usage counters');
+    }
+  }, options.usageFlushIntervalMs ?? 5000);
+  flushTimer.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(flushTimer);
+    if (options.database.open) flushUsage();
+  });
+
+  const typed = app as unknown as ServiceInstance;
+  registerAccountRoutes(typed, options);
+  registerInternalRoutes(typed, options);
+}
+
+export default fp(billingPlugin, {
+  name: '@studio/shared-billing',
+  dependencies: ['@studio/error-envelope'],
+});
+export { billingPlugin };

@@ -1,0 +1,5 @@
+export * from './cli';
+export * from './database';
+export * from './migrations';
+export * from './probes';
+export * from './restore';

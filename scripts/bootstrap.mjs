@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// The two README commands start here: a fresh machine has only Node and npm, so this script installs the
+// exact pnpm pinned in package.json into ./.tools (no corepack, no global install), installs the workspace,
+// then runs the studio or the tests. Plain Node, no dependencies: nothing is installed yet when it runs.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const command = process.argv[2];
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 19)) {
+  console.error(`studio: Node ${process.versions.node} is too old; Node 20.19 or newer is required.`);
+  process.exit(1);
+}
+
+const packageManager = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager;
+const pnpmVersion = /^pnpm@(\d+\.\d+\.\d+)$/.exec(packageManager ?? '')?.[1];
+if (!pnpmVersion) {
+  console.error(
+    `studio: package.json "packageManager" must pin an exact pnpm version, found ${packageManager}`,
+  );
+  process.exit(1);
+}
+
+function run(cmd, args, options = {}) {
+  const result = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...options });
+  if (result.error) throw result.error;
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+const toolsDir = join(root, '.tools');
+const pnpmBin = join(toolsDir, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
+function installedPnpmVersion() {
+  try {
+    return JSON.parse(readFileSync(join(toolsDir, 'node_modules', 'pnpm', 'package.json'), 'utf8')).version;
+  } catch {
+    return undefined;
+  }
+}
+if (installedPnpmVersion() !== pnpmVersion) {
+  console.log(`studio: installing pnpm ${pnpmVersion} into .tools/`);
+  run('npm', [
+    'install',
+    '--prefix',
+    toolsDir,
+    '--no-save',
+    '--no-audit',
+    '--no-fund',
+    `pnpm@${pnpmVersion}`,
+  ]);
+}
+const pnpm = (args) => run(process.execPath, [pnpmBin, ...args]);
+
+pnpm(['install', '--frozen-lockfile']);
+
+switch (command) {
+  case 'start':
+    pnpm(['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']);
+    run(process.execPath, [join(root, 'scripts', 'studio.mjs')]);
+    break;
+  case 'test':
+    pnpm(['exec', 'turbo', 'run', 'lint', 'typecheck', 'test', '--concurrency=2', '--output-logs=full']);
+    break;
+  default:
+    console.error('usage: node scripts/bootstrap.mjs start|test');
+    process.exit(1);
+}
