@@ -93,7 +93,7 @@ for (const app of apps) {
 const caddy = spawnSync('caddy', ['version'], { encoding: 'utf8' });
 if (caddy.status === 0) {
   start('caddy', 'caddy', ['run', '--config', join(root, 'infra', 'Caddyfile'), '--adapter', 'caddyfile'], {
-    CADDY_ADDRESS: process.env.CADDY_ADDRESS ?? ':8080',
+    CADDY_ADDRESS: process.env.CADDY_ADDRESS ?? 'http://:8080',
   });
 } else {
   console.log(

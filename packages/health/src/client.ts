@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { type Dispatcher, request } from 'undici';
+import type { z } from 'zod';
 import { HEALTH_MEDIA_TYPE, type HealthReport, healthReportSchema, httpStatusFor } from './contract';
 import { scrubSecrets } from './probes';
 
@@ -34,6 +35,13 @@ function describeFailure(error: unknown): string {
   const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
   const suffix = typeof code === 'string' && !error.message.includes(code) ? ` (${code})` : '';
   return `${error.message}${cause}${suffix}`;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
+  // A bad record key is reported as a generic "Invalid key in record"; the reason is one level down.
+  const nested = issue.code === 'invalid_key' ? issue.issues.map((inner) => inner.message) : [];
+  return `${path}: ${[issue.message, ...nested].join(': ')}`;
 }
 
 export async function checkHealth(
@@ -106,10 +114,7 @@ export async function checkHealth(
 
     const parsed = healthReportSchema.safeParse(json);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((issue) => {
-        const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
-        return `${path}: ${issue.message}`;
-      });
+      const issues = parsed.error.issues.map(describeIssue);
       return fail(`body does not match the health contract: ${issues.join('; ')}`);
     }
 

@@ -53,9 +53,10 @@ const SECRET_PATTERNS: ReadonlyArray<readonly [RegExp, string | ((...groups: str
   [/\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]+/g, REDACTED],
   [/\bwhsec_[A-Za-z0-9+/=]+/g, REDACTED],
   // `password=x`, `api_key: x`, `"token":"x y"`. Over-matching (`monkey=1`) is the cheaper mistake. The
-  // look-ahead leaves `Authorization: Bearer ***` to the rule above.
+  // look-ahead leaves `Authorization: Bearer ***` to the rule above. `\w*` (no `-`) keeps one candidate
+  // start per word, so a long error message costs linear time, not quadratic.
   [
-    /\b([\w-]*(?:password|passwd|pwd|token|secret|key|auth)[\w-]*)(["']?\s*[=:]\s*)(?!(?:Bearer|Basic)\s)("[^"]*"|'[^']*'|[^\s&,;"']+)/gi,
+    /\b(\w*(?:password|passwd|pwd|token|secret|key|auth)\w*)(["']?\s*[=:]\s*)(?!(?:Bearer|Basic)\s)("[^"]*"|'[^']*'|[^\s&,;"']+)/gi,
     (_match, name, separator, value) => {
       const quote = value?.startsWith('"') || value?.startsWith("'") ? value[0] : '';
       return `${name}${separator}${quote}${REDACTED}${quote}`;

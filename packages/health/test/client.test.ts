@@ -174,7 +174,6 @@ describe('checkHealth against a misbehaving server', () => {
     const closed = createServer();
     const url = await listen(closed);
     await stop(closed);
-    expect(await errorFor(`/../health`.replace('/..', ''), undefined)).toBeDefined();
     const outcome = await checkHealth(`${url}/health`);
     expect(outcome).toMatchObject({ ok: false });
     expect(outcome.ok || outcome.error).toMatch(/ECONNREFUSED/);
@@ -183,6 +182,8 @@ describe('checkHealth against a misbehaving server', () => {
 
   it('keeps URL credentials out of the error', async () => {
     const outcome = await checkHealth(`http://monitor:hunter2@127.0.0.1:1/health`, { timeoutMs: 1000 });
-    expect(outcome.ok || outcome.error).not.toContain('hunter2');
+    const error = outcome.ok ? '' : outcome.error;
+    expect(error).toContain('GET http://***@127.0.0.1:1/health failed');
+    expect(error).not.toContain('hunter2');
   });
 });
