@@ -1,7 +1,13 @@
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { applyMigrations, type MigrationSet, type MigrationStatus, migrationStatus } from './migrations';
+import {
+  applyMigrations,
+  type MigrationSet,
+  type MigrationStatus,
+  migrationStatus,
+  verifyApplied,
+} from './migrations';
 
 export type SynchronousLevel = 'FULL' | 'NORMAL';
 
@@ -15,6 +21,11 @@ export interface OpenDatabaseOptions {
    */
   synchronous?: SynchronousLevel;
   busyTimeoutMs?: number;
+  /**
+   * false opens the file without applying pending migrations (it is still refused if this build cannot run
+   * it): `db:backup` and `db:check` must read the file as it is, not upgrade it first. Default true.
+   */
+  applyMigrations?: boolean;
 }
 
 export class DatabaseOpenError extends Error {
@@ -84,17 +95,24 @@ export class StudioDatabase {
     this.migrations = options.migrations;
     mkdirSync(dirname(this.file), { recursive: true });
     assertIsSqliteFile(this.file);
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     try {
-      this.sqlite = new Database(this.file);
+      // The timeout is given here too, so switching to WAL below already waits as long as the caller asked.
+      this.sqlite = new Database(this.file, { timeout: busyTimeoutMs });
     } catch (error) {
       throw new DatabaseOpenError(`cannot open ${this.file}: ${(error as Error).message}`);
     }
     try {
+      this.sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
       this.sqlite.pragma('journal_mode = WAL');
-      this.sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
       this.sqlite.pragma('foreign_keys = ON');
       this.sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-      this.appliedAtOpen = applyMigrations(this.sqlite, options.migrations, this.file);
+      if (options.applyMigrations === false) {
+        verifyApplied(this.sqlite, options.migrations, this.file);
+        this.appliedAtOpen = [];
+      } else {
+        this.appliedAtOpen = applyMigrations(this.sqlite, options.migrations, this.file);
+      }
     } catch (error) {
       this.sqlite.close();
       if ((error as { code?: string }).code === 'SQLITE_NOTADB') {

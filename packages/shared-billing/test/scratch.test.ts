@@ -1,0 +1,23 @@
+import { it } from 'vitest';
+import { buildBillingApp } from './harness';
+it('probe', async () => {
+  const h = await buildBillingApp();
+  const show = (label: string, r: { statusCode: number; headers: unknown; body: string }) => console.log(label, r.statusCode, JSON.stringify(r.headers), r.body);
+  const s = await h.signup('Foo@Example.com');
+  show('signup', s);
+  show('dup', await h.signup('foo@example.COM'));
+  show('bad', await h.signup('nope'));
+  show('rl', await h.signup('x1@example.com'));
+  const key = s.json().apiKey;
+  for (let i = 0; i < 6; i++) show('acc', await h.call(key, 'GET', '/v1/account'));
+  const a = await h.createAccount('pro');
+  show('keys', await h.call(a.apiKey, 'POST', '/v1/account/keys'));
+  show('keys', await h.call(a.apiKey, 'POST', '/v1/account/keys', {readOnly: true}));
+  const l = await h.call(a.apiKey, 'GET', '/v1/account/keys'); show('list', l);
+  show('del', await h.call(a.apiKey, 'DELETE', `/v1/account/keys/${l.json().items[1].id}`));
+  show('rot', await h.call(a.apiKey, 'POST', '/v1/account/webhook-secret'));
+  show('q', await h.internal('GET', '/internal/accounts?email=nope'));
+  show('p', await h.internal('PUT', `/internal/accounts/${a.accountId}/plan`, {plan: 'gold'}));
+  show('k', await h.internal('POST', `/internal/accounts/${a.accountId}/keys`));
+  show('r', await h.call(a.apiKey, 'POST', '/v1/renders', {pages: 31}));
+});
