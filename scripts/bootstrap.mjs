@@ -2,9 +2,9 @@
 // The two README commands start here: a fresh machine has only Node and npm, so this script installs the
 // exact pnpm pinned in package.json into ./.tools (no corepack, no global install), installs the workspace,
 // then runs the studio or the tests. Plain Node, no dependencies: nothing is installed yet when it runs.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,8 +25,15 @@ if (!pnpmVersion) {
   process.exit(1);
 }
 
+// turbo looks pnpm up on the PATH, so the pinned copy goes first.
+const env = {
+  ...process.env,
+  PATH: `${join(root, '.tools', 'node_modules', '.bin')}${delimiter}${process.env.PATH ?? ''}`,
+  TURBO_TELEMETRY_DISABLED: '1',
+};
+
 function run(cmd, args, options = {}) {
-  const result = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...options });
+  const result = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env, ...options });
   if (result.error) throw result.error;
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
@@ -59,7 +66,16 @@ pnpm(['install', '--frozen-lockfile']);
 switch (command) {
   case 'start':
     pnpm(['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']);
-    run(process.execPath, [join(root, 'scripts', 'studio.mjs')]);
+    {
+      // Long-running: signals reach the studio, which stops its apps and Caddy before exiting.
+      const studio = spawn(process.execPath, [join(root, 'scripts', 'studio.mjs')], {
+        cwd: root,
+        stdio: 'inherit',
+        env,
+      });
+      for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => studio.kill(signal));
+      studio.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+    }
     break;
   case 'test':
     pnpm(['exec', 'turbo', 'run', 'lint', 'typecheck', 'test', '--concurrency=2', '--output-logs=full']);

@@ -26,7 +26,17 @@ export function definePlanCatalog<Shape extends z.ZodRawShape>(
   plans: unknown,
   monthlyLimits: (keyof Shape & string)[] = [],
 ): PlanCatalog {
-  const limits = baseLimitsSchema.extend(limitsShape).strict();
+  // The product's own shape may allow any number; a negative limit is never meant, whatever it says.
+  const limits = baseLimitsSchema
+    .extend(limitsShape)
+    .strict()
+    .superRefine((values, ctx) => {
+      for (const [name, value] of Object.entries(values as Record<string, unknown>)) {
+        if (typeof value !== 'number' || !(value >= 0)) {
+          ctx.addIssue({ code: 'custom', path: [name], message: 'must be a number >= 0' });
+        }
+      }
+    });
   const catalogSchema = z.object({
     free: z.object({ title: z.string().min(1), monthlyPriceUsd: z.number().min(0), limits }),
     pro: z.object({ title: z.string().min(1), monthlyPriceUsd: z.number().min(0), limits }),

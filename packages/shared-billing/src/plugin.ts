@@ -4,6 +4,7 @@ import type { StudioDatabase } from '@studio/shared-db';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { PlanCatalog } from './plans';
+import { rateLimitedError, rateLimitedResponse } from './rate-limit';
 import { type Account, type BillingRepository, createBillingRepository, currentPeriod } from './repository';
 import { registerAccountRoutes } from './routes/account';
 import { registerInternalRoutes } from './routes/internal';
@@ -103,11 +104,21 @@ async function billingPlugin(app: FastifyInstance, options: BillingPluginOptions
       return [accountId, metric, period, count] as [string, string, string, number];
     });
     const touched = [...touchedKeys];
+    // Cleared only once the transaction committed: a failed write (a busy database) keeps the counts for the
+    // next flush instead of dropping them. Nothing runs between the snapshot and the clear (all synchronous).
+    repository.flushUsage(usage, touched);
     pendingUsage.clear();
     touchedKeys.clear();
-    repository.flushUsage(usage, touched);
+  };
+  // A fractional or negative amount would lower the month's usage, and a fraction would fail the STRICT
+  // INTEGER column at every flush from then on; both are a caller's bug, so they fail the request loudly.
+  const assertUsageAmount = (metric: string, amount: number) => {
+    if (!Number.isSafeInteger(amount) || amount < 0) {
+      throw new Error(`usage of ${metric} must be counted in whole non-negative amounts, got ${amount}`);
+    }
   };
   const countUsage = (accountId: string, metric: string, amount = 1) => {
+    assertUsageAmount(metric, amount);
     const key = usageKey(accountId, metric, currentPeriod());
     pendingUsage.set(key, (pendingUsage.get(key) ?? 0) + amount);
   };
@@ -122,13 +133,26 @@ async function billingPlugin(app: FastifyInstance, options: BillingPluginOptions
   };
   const limitsFor = (account: Account): Record<string, number> => ({ ...catalog.plans[account.plan].limits });
 
+  const anonymousPerMinute = options.anonymousRequestsPerMinute ?? 120;
+  // Set once @fastify/rate-limit is registered below; requests only arrive after that.
+  let failedKeyLimiter: ReturnType<FastifyInstance['createRateLimit']> | undefined;
+  const rejectKey = async (request: FastifyRequest): Promise<never> => {
+    // Keys are checked in onRequest, before the global limiter (a preHandler) ever sees the request, so
+    // failed checks spend the address's anonymous allowance here: guessing keys is not free.
+    const limit = await failedKeyLimiter?.(request);
+    if (limit && !limit.isAllowed && limit.isExceeded) {
+      throw rateLimitedError(limit.max, 'minute', limit.ttl);
+    }
+    // One answer for a missing, malformed, unknown or revoked key: no hint which.
+    throw new AppError('unauthorized', 'Missing or invalid API key');
+  };
+
   const authenticate = (hookOptions: AuthenticateOptions = {}) => {
     const extract = hookOptions.extractKey ?? bearerToken;
     return async (request: FastifyRequest) => {
       const presented = extract(request);
       const resolved = presented ? repository.resolveKey(presented) : null;
-      // One answer for a missing, malformed, unknown or revoked key: no hint which.
-      if (!resolved) throw new AppError('unauthorized', 'Missing or invalid API key');
+      if (!resolved) return rejectKey(request);
       if (resolved.account.status === 'suspended') {
         throw new AppError('account_suspended', 'This account is suspended; contact support to resume it');
       }
@@ -153,6 +177,7 @@ async function billingPlugin(app: FastifyInstance, options: BillingPluginOptions
         throw planLimitError(account, limit, allowed, `this account has ${currentCount}`);
     },
     consumeMonthly(account, metric, amount = 1) {
+      assertUsageAmount(metric, amount);
       const allowed = limitsFor(account)[metric];
       if (allowed === undefined)
         throw new Error(`plan catalog of ${catalog.product} has no limit named ${metric}`);
@@ -183,16 +208,13 @@ async function billingPlugin(app: FastifyInstance, options: BillingPluginOptions
     keyGenerator: (request) =>
       request.principal ? `account:${request.principal.account.id}` : `ip:${request.ip}`,
     max: (request) =>
-      request.principal
-        ? limitsFor(request.principal.account).requestsPerMinute!
-        : (options.anonymousRequestsPerMinute ?? 120),
-    errorResponseBuilder: (_request, context) =>
-      new AppError(
-        'rate_limited',
-        `Rate limit of ${context.max} requests per ${context.after === '1 minute' ? 'minute' : context.after} reached; retry in ${Math.ceil(context.ttl / 1000)} s`,
-        undefined,
-        { 'retry-after': String(Math.ceil(context.ttl / 1000)) },
-      ),
+      request.principal ? limitsFor(request.principal.account).requestsPerMinute! : anonymousPerMinute,
+    errorResponseBuilder: rateLimitedResponse('minute'),
+  });
+  failedKeyLimiter = app.createRateLimit({
+    max: anonymousPerMinute,
+    timeWindow: '1 minute',
+    keyGenerator: (request) => `ip:${request.ip}`,
   });
 
   app.addHook('onResponse', async (request) => {

@@ -37,10 +37,12 @@ export function planForPrice(
   prices: PriceMap,
   priceId: string,
 ): { product: StudioProduct; plan: PlanName } | undefined {
-  return prices[priceId];
+  // Own keys only: a price id such as `constructor` must not find Object.prototype's members.
+  return Object.hasOwn(prices, priceId) ? prices[priceId] : undefined;
 }
 
 export class StripeSignatureError extends Error {
+  override readonly name = 'StripeSignatureError';
   readonly code = 'stripe_signature_invalid';
 }
 
@@ -53,13 +55,22 @@ export function verifyStripeWebhook(options: {
   signatureHeader: string | string[] | undefined;
   secret: string;
   toleranceSeconds?: number;
+  /** When the webhook arrived, for the age check; defaults to now (tests inject a clock). */
+  now?: Date;
 }): Stripe.Event {
   const header = options.signatureHeader;
   if (!header || Array.isArray(header)) {
     throw new StripeSignatureError('missing or repeated Stripe-Signature header');
   }
   try {
-    return Stripe.webhooks.constructEvent(options.rawBody, header, options.secret, options.toleranceSeconds);
+    return Stripe.webhooks.constructEvent(
+      options.rawBody,
+      header,
+      options.secret,
+      options.toleranceSeconds,
+      undefined,
+      options.now?.getTime(),
+    );
   } catch (error) {
     throw new StripeSignatureError(`Stripe signature check failed: ${(error as Error).message}`);
   }

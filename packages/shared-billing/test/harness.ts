@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServiceApp, parseConfig, type ServiceInstance, serviceConfigShape } from '@studio/service-kit';
-import type { InjectOptions } from 'fastify';
-import { afterEach } from 'vitest';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { afterEach, expect } from 'vitest';
 import { z } from 'zod';
 import { billingMigrations } from '../src/migrations';
 import { definePlanCatalog, type PlanName } from '../src/plans';
@@ -52,15 +52,18 @@ export interface TestAccount {
 
 export type HarnessOptions = Partial<
   Pick<BillingPluginOptions, 'signupsPerHour' | 'anonymousRequestsPerMinute' | 'accountExtras'>
->;
+> & {
+  /** Reopen the data directory of an earlier (closed) harness, as a restarted service would. */
+  dataDir?: string;
+};
 
 /**
  * A real service app (createServiceApp: SQLite file in a fresh temp dir, error envelope, health) with the
  * billing plugin and a tiny product scope that spends quotas, driven only through `app.inject()`.
  */
-export async function buildBillingApp(options: HarnessOptions = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'shared-billing-'));
-  directories.push(dataDir);
+export async function buildBillingApp({ dataDir: reopened, ...pluginOptions }: HarnessOptions = {}) {
+  const dataDir = reopened ?? mkdtempSync(join(tmpdir(), 'shared-billing-'));
+  if (!reopened) directories.push(dataDir);
   const internalToken = randomBytes(32).toString('hex');
   const config = parseConfig('testprod', z.object(serviceConfigShape(0)), {
     DATA_DIR: dataDir,
@@ -85,7 +88,7 @@ export async function buildBillingApp(options: HarnessOptions = {}) {
     anonymousRequestsPerMinute: 1000,
     // No timer flush during a test: usage reaches SQLite only through `billing.flushUsage()` or close.
     usageFlushIntervalMs: 60 * 60 * 1000,
-    ...options,
+    ...pluginOptions,
   });
 
   // What a product's own routes look like: authenticated, spending the plan's quotas.
@@ -115,6 +118,12 @@ export async function buildBillingApp(options: HarnessOptions = {}) {
     dataDir,
     databaseFile: join(dataDir, databaseFileName),
     internalToken,
+
+    /** Closes the app now (as on shutdown); the data directory stays until the test ends. */
+    async close() {
+      apps.splice(apps.indexOf(app), 1);
+      await app.close();
+    },
 
     /** A request with `Authorization: Bearer <apiKey>`. */
     call(apiKey: string, method: InjectOptions['method'], url: string, payload?: InjectOptions['payload']) {
@@ -163,4 +172,30 @@ export type BillingHarness = Awaited<ReturnType<typeof buildBillingApp>>;
 /** The error envelope's body, typed loosely for assertions. */
 export interface EnvelopeBody {
   error: { code: string; message: string; requestId: string; details?: { path: string; message: string }[] };
+}
+
+/** Asserts an error answer in the studio envelope and returns its `error`; failures show the whole body. */
+export function expectError(
+  response: LightMyRequestResponse,
+  status: number,
+  code: string,
+): EnvelopeBody['error'] {
+  const context = `${response.statusCode} ${response.body}`;
+  expect(response.statusCode, context).toBe(status);
+  const body = response.json() as EnvelopeBody;
+  expect(body.error?.code, context).toBe(code);
+  expect(body.error.requestId, `the envelope carries the request id: ${context}`).toBe(
+    response.headers['x-request-id'],
+  );
+  expect(typeof body.error.message, context).toBe('string');
+  return body.error;
+}
+
+/** Asserts a success status, showing the body when it is not, and returns the parsed body. */
+export function expectStatus<Body = Record<string, unknown>>(
+  response: LightMyRequestResponse,
+  status: number,
+): Body {
+  expect(response.statusCode, `${response.statusCode} ${response.body}`).toBe(status);
+  return (response.body === '' ? undefined : response.json()) as Body;
 }

@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { openDatabase } from './database';
+import { openDatabase, type StudioDatabase } from './database';
 import type { MigrationSet } from './migrations';
 import { restoreDatabase } from './restore';
 
@@ -18,6 +19,15 @@ const consoleOutput: Output = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 };
+
+/**
+ * For commands that read the database: a missing file is an error (a wrong DATA_DIR must not be reported
+ * as a healthy empty database), and pending migrations are left for `db:migrate` or the service's start.
+ */
+function openExisting(file: string, migrations: MigrationSet[]): StudioDatabase {
+  if (!existsSync(file)) throw new Error(`${file} does not exist`);
+  return openDatabase({ file, migrations, applyMigrations: false });
+}
 
 /**
  * `<app> db:migrate | db:backup <file> | db:restore <file> | db:check`, shared by every app's entry.
@@ -41,7 +51,9 @@ export async function runDatabaseCommand(
       }
       case 'db:backup': {
         if (!argument) throw new Error(`usage: ${target.service} db:backup <file>`);
-        const db = openDatabase({ file, migrations: target.migrations });
+        // A backup is taken as the file is, typically just before an upgrade: migrating first would
+        // leave no copy of the pre-upgrade data.
+        const db = openExisting(file, target.migrations);
         try {
           await db.backup(argument);
         } finally {
@@ -59,9 +71,13 @@ export async function runDatabaseCommand(
         return 0;
       }
       case 'db:check': {
-        const db = openDatabase({ file, migrations: target.migrations });
-        const problems = db.integrityCheck();
-        db.close();
+        const db = openExisting(file, target.migrations);
+        let problems: string[];
+        try {
+          problems = db.integrityCheck();
+        } finally {
+          db.close();
+        }
         if (problems.length === 0) {
           output.out(`${file}: ok`);
           return 0;

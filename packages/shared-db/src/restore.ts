@@ -15,6 +15,7 @@ export async function restoreDatabase(options: {
   migrations: MigrationSet[];
 }): Promise<void> {
   const backupFile = resolve(options.backupFile);
+  const targetFile = resolve(options.targetFile);
   if (!existsSync(backupFile)) throw new DatabaseOpenError(`backup file ${backupFile} does not exist`);
   let source: Database.Database;
   try {
@@ -34,8 +35,23 @@ export async function restoreDatabase(options: {
         `${backupFile} fails PRAGMA integrity_check: ${integrity.slice(0, 3).join('; ')}`,
       );
     }
+    // Every file a studio service has opened carries the ledger. Without it this is an empty file (a backup
+    // that was never written, `touch`ed, or truncated to nothing) or another program's database, and
+    // restoring it would silently replace the service's data with nothing.
+    const ledger = source
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'")
+      .get();
+    if (!ledger) {
+      throw new DatabaseOpenError(
+        `${backupFile} has no _migrations ledger, so it is not a backup of this service's database; refusing to restore it`,
+      );
+    }
     verifyApplied(source, options.migrations, backupFile);
-    await source.backup(resolve(options.targetFile));
+    try {
+      await source.backup(targetFile);
+    } catch (error) {
+      throw new DatabaseOpenError(`cannot restore into ${targetFile}: ${(error as Error).message}`);
+    }
   } finally {
     source.close();
   }

@@ -2,6 +2,7 @@ import { AppError, type ServiceInstance, type ZodTypeProvider } from '@studio/se
 import { z } from 'zod';
 import { planNameSchema } from '../plans';
 import type { BillingPluginOptions } from '../plugin';
+import { rateLimitedResponse } from '../rate-limit';
 import { DuplicateEmailError } from '../repository';
 
 export const emailSchema = z.email({ message: 'must be a valid email address' }).max(254);
@@ -48,6 +49,7 @@ export function registerAccountRoutes(app: ServiceInstance, options: BillingPlug
           max: options.signupsPerHour ?? 10,
           timeWindow: '1 hour',
           keyGenerator: (request) => request.ip,
+          errorResponseBuilder: rateLimitedResponse('hour'),
         },
       },
     },
@@ -131,12 +133,13 @@ export function registerAccountRoutes(app: ServiceInstance, options: BillingPlug
           tags: ['account'],
           summary: 'Create an API key (shown once)',
           security: [{ bearerAuth: [] }],
-          body: z.object({ readOnly: z.boolean().default(false) }).default({ readOnly: false }),
+          // Fastify hands a POST without a body to the validator as null, which `.default()` does not cover.
+          body: z.object({ readOnly: z.boolean().default(false) }).nullish(),
           response: { 201: newKeySchema },
         },
       },
       async (request, reply) => {
-        const key = billing.repository.createKey(request.principal!.account.id, request.body.readOnly);
+        const key = billing.repository.createKey(request.principal!.account.id, request.body?.readOnly ?? false);
         return reply.code(201).send({ id: key.id, apiKey: key.apiKey, readOnly: key.readOnly });
       },
     );

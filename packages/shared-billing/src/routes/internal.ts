@@ -136,7 +136,8 @@ export function registerInternalRoutes(app: ServiceInstance, options: BillingPlu
         schema: {
           ...internal,
           params: accountIdParams,
-          body: z.object({ readOnly: z.boolean().optional() }).optional(),
+          // Nullish: Fastify passes a POST without a body to the validator as null, not undefined.
+          body: z.object({ readOnly: z.boolean().optional() }).nullish(),
           response: { 201: z.object({ id: z.string(), apiKey: z.string(), readOnly: z.boolean() }) },
         },
         config: noLimit,
