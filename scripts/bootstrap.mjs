@@ -78,7 +78,17 @@ switch (command) {
     }
     break;
   case 'test':
-    pnpm(['exec', 'turbo', 'run', 'lint', 'typecheck', 'test', '--concurrency=2', '--output-logs=full']);
+    pnpm([
+      'exec',
+      'turbo',
+      'run',
+      'lint',
+      'lint:root',
+      'typecheck',
+      'test',
+      '--concurrency=2',
+      '--output-logs=full',
+    ]);
     break;
   default:
     console.error('usage: node scripts/bootstrap.mjs start|test');

@@ -28,13 +28,14 @@ function mediaTypeOf(contentType: string | string[] | undefined): string | undef
   return raw?.split(';')[0]?.trim().toLowerCase();
 }
 
+/** Scrubbed: undici messages can echo the URL, and JSON.parse quotes a slice of the body. */
 function describeFailure(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
+  if (!(error instanceof Error)) return scrubSecrets(String(error));
   const code = (error as { code?: unknown }).code;
   // undici wraps socket errors; the cause carries the errno (ECONNREFUSED, ENOTFOUND).
   const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
   const suffix = typeof code === 'string' && !error.message.includes(code) ? ` (${code})` : '';
-  return `${error.message}${cause}${suffix}`;
+  return scrubSecrets(`${error.message}${cause}${suffix}`);
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -91,7 +92,8 @@ export async function checkHealth(
 
     if (httpStatus >= 300 && httpStatus < 400) {
       const location = response.headers.location;
-      return fail(`redirect to ${String(location ?? '(no Location)')} is not followed; check the final URL`);
+      const to = location === undefined ? '(no Location)' : scrubSecrets(String(location));
+      return fail(`redirect to ${to} is not followed; check the final URL`);
     }
     const mediaType = mediaTypeOf(response.headers['content-type']);
     if (mediaType !== HEALTH_MEDIA_TYPE) {

@@ -48,15 +48,19 @@ const REDACTED = '***';
 const SECRET_PATTERNS: ReadonlyArray<readonly [RegExp, string | ((...groups: string[]) => string)]> = [
   // `postgres://user:pass@host` or `https://token@host`: everything between `//` and the last `@` of the
   // authority is userinfo.
-  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#]*@/gi, `$1${REDACTED}@`],
+  //
+  // Quantifiers that could restart at every position are bounded ({0,31}, {0,64}): error messages can be
+  // megabytes long, and unbounded ones made scrubbing a 1 MB message take minutes (quadratic backtracking).
+  [/\b([a-z][a-z0-9+.-]{0,31}:\/\/)[^\s/?#]*@/gi, `$1${REDACTED}@`],
   [/\b(Bearer|Basic)\s+[^\s,;"']+/gi, `$1 ${REDACTED}`],
   [/\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]+/g, REDACTED],
   [/\bwhsec_[A-Za-z0-9+/=]+/g, REDACTED],
-  // `password=x`, `api_key: x`, `"token":"x y"`. Over-matching (`monkey=1`) is the cheaper mistake. The
-  // look-ahead leaves `Authorization: Bearer ***` to the rule above. `\w*` (no `-`) keeps one candidate
-  // start per word, so a long error message costs linear time, not quadratic.
+  // `password=x`, `api_key: x`, `"token":"x y"`, and an unterminated `secret="x` cut off mid-value.
+  // Over-matching (`monkey=1`) is the cheaper mistake. The match starts at the keyword (the `api_` of
+  // `api_key` stays outside it), so no unbounded prefix is needed; the look-ahead leaves
+  // `Authorization: Bearer ***` to the rule above.
   [
-    /\b(\w*(?:password|passwd|pwd|token|secret|key|auth)\w*)(["']?\s*[=:]\s*)(?!(?:Bearer|Basic)\s)("[^"]*"|'[^']*'|[^\s&,;"']+)/gi,
+    /((?:password|passwd|pwd|token|secret|key|auth)\w{0,64})(["']?\s*[=:]\s*)(?!(?:Bearer|Basic)\s)("[^"]*"?|'[^']*'?|[^\s&,;"']+)/gi,
     (_match, name, separator, value) => {
       const quote = value?.startsWith('"') || value?.startsWith("'") ? value[0] : '';
       return `${name}${separator}${quote}${REDACTED}${quote}`;

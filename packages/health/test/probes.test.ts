@@ -152,6 +152,7 @@ describe('scrubSecrets', () => {
     ['token: abc123 rejected', 'token: *** rejected'],
     ['{"api_key":"abc"}', '{"api_key":"***"}'],
     ['password="two words" next', 'password="***" next'],
+    ['secret="cut off mid-val', 'secret="***"'],
     ['SECRET=xyz', 'SECRET=***'],
     ['stripe said sk_live_51HxYz and sk_test_abc', 'stripe said *** and ***'],
     ['signing with whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'signing with ***'],

@@ -168,6 +168,42 @@ describe('createServiceApp', () => {
     expect(document.paths['/health']).toBeUndefined();
   });
 
+  it('lets an in-flight request finish before the database closes, and turns readiness to 503 first', async () => {
+    const service = await buildTestService();
+    app = service;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started: () => void = () => {};
+    const requestStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    service.get('/slow', async () => {
+      started();
+      await gate;
+      service.database.ping();
+      return { done: true };
+    });
+    await service.listen({ host: '127.0.0.1', port: 0 });
+    const address = service.server.address();
+    if (!address || typeof address === 'string') throw new Error('expected a TCP address');
+    const inFlight = fetch(`http://127.0.0.1:${address.port}/slow`);
+    await requestStarted;
+    service.health.beginDrain();
+    const readiness = await service.inject({ method: 'GET', url: '/readyz' });
+    expect(readiness.statusCode).toBe(503);
+    const closing = service.close();
+    expect(service.database.open, 'the database stays open while a request is in flight').toBe(true);
+    release();
+    const response = await inFlight;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ done: true });
+    await closing;
+    expect(service.database.open).toBe(false);
+    app = undefined;
+  });
+
   it('closes the database when the app closes', async () => {
     const service = await appWithRoutes();
     expect(service.database.open).toBe(true);

@@ -64,7 +64,10 @@ describe('opening a database', () => {
   it('refuses a file with the SQLite header but garbage after it, naming the file', () => {
     const ws = workspace();
     const file = ws.path('garbage.sqlite');
-    writeFileSync(file, Buffer.concat([Buffer.from('SQLite format 3\0', 'latin1'), Buffer.alloc(8192, 0x5a)]));
+    writeFileSync(
+      file,
+      Buffer.concat([Buffer.from('SQLite format 3\0', 'latin1'), Buffer.alloc(8192, 0x5a)]),
+    );
     expect(() => ws.open({ file })).toThrow(DatabaseOpenError);
     expect(() => ws.open({ file })).toThrow(file);
   });

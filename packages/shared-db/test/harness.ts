@@ -80,7 +80,9 @@ export function emailsIn(db: StudioDatabase): string[] {
   );
 }
 
-export function ledgerOf(db: StudioDatabase): { scope: string; version: number; name: string; checksum: string }[] {
+export function ledgerOf(
+  db: StudioDatabase,
+): { scope: string; version: number; name: string; checksum: string }[] {
   return db.sqlite
     .prepare('SELECT scope, version, name, checksum FROM _migrations ORDER BY scope, version')
     .all() as { scope: string; version: number; name: string; checksum: string }[];
@@ -89,7 +91,9 @@ export function ledgerOf(db: StudioDatabase): { scope: string; version: number; 
 export function tableNames(db: StudioDatabase): string[] {
   return (
     db.sqlite
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+      )
       .all() as { name: string }[]
   ).map((row) => row.name);
 }

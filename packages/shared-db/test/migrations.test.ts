@@ -215,7 +215,9 @@ describe('applying migrations', () => {
 
   it('accepts an applied migration whose only change is CRLF line endings', () => {
     const ws = workspace();
-    const dir = ws.migrationDir('migrations', { '001_create_users.sql': 'CREATE TABLE users (\n  id INTEGER\n);\n' });
+    const dir = ws.migrationDir('migrations', {
+      '001_create_users.sql': 'CREATE TABLE users (\n  id INTEGER\n);\n',
+    });
     ws.open({ migrations: [loadMigrationDirectory('app', dir)] }).close();
     writeFileSync(join(dir, '001_create_users.sql'), 'CREATE TABLE users (\r\n  id INTEGER\r\n);\r\n');
     expect(ws.open({ migrations: [loadMigrationDirectory('app', dir)] }).appliedAtOpen).toEqual([]);
@@ -241,10 +243,16 @@ describe('applying migrations', () => {
   it("refuses a database holding another app's migrations", () => {
     const ws = workspace();
     const file = ws.path('app.sqlite');
-    ws.open({ file, migrations: [defineMigrations('cronping', [{ name: 'create_checks', sql: createUsersSql }])] }).close();
+    ws.open({
+      file,
+      migrations: [defineMigrations('cronping', [{ name: 'create_checks', sql: createUsersSql }])],
+    }).close();
 
     const error = errorFrom(() =>
-      ws.open({ file, migrations: [defineMigrations('flagbit', [{ name: 'create_flags', sql: createUsersSql }])] }),
+      ws.open({
+        file,
+        migrations: [defineMigrations('flagbit', [{ name: 'create_flags', sql: createUsersSql }])],
+      }),
     );
     expect(error).toBeInstanceOf(MigrationError);
     expect(error.message).toContain('holds migrations of "cronping"');
@@ -283,6 +291,8 @@ describe('applying migrations', () => {
       { name: 'create_invoices', sql: 'CREATE TABLE invoices (id INTEGER PRIMARY KEY);' },
       { name: 'broken', sql: 'ALTER TABLE no_such_table ADD COLUMN x INTEGER;' },
     ]);
-    expect(() => ws.open({ migrations: [billing] })).toThrow('migration billing:002_broken failed and was rolled back');
+    expect(() => ws.open({ migrations: [billing] })).toThrow(
+      'migration billing:002_broken failed and was rolled back',
+    );
   });
 });
