@@ -26,7 +26,12 @@ export function parsePriceMap(json: string, variable = 'STRIPE_PRICES'): PriceMa
   const parsed = priceMapSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues
-      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+      .map((i) => {
+        // zod reports a bad record key as "Invalid key in record" with the key's own issues nested inside.
+        const message =
+          i.code === 'invalid_key' && i.issues.length > 0 ? i.issues.map((inner) => inner.message).join(', ') : i.message;
+        return `${i.path.join('.') || '(root)'}: ${message}`;
+      })
       .join('; ');
     throw new Error(`${variable} is invalid: ${problems}`);
   }
