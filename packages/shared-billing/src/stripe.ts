@@ -29,7 +29,9 @@ export function parsePriceMap(json: string, variable = 'STRIPE_PRICES'): PriceMa
       .map((i) => {
         // zod reports a bad record key as "Invalid key in record" with the key's own issues nested inside.
         const message =
-          i.code === 'invalid_key' && i.issues.length > 0 ? i.issues.map((inner) => inner.message).join(', ') : i.message;
+          i.code === 'invalid_key' && i.issues.length > 0
+            ? i.issues.map((inner) => inner.message).join(', ')
+            : i.message;
         return `${i.path.join('.') || '(root)'}: ${message}`;
       })
       .join('; ');

@@ -77,7 +77,9 @@ describe('POST /v1/account/webhook-secret', () => {
 
     expect(rotated.webhookSecret).toMatch(/^whsec_/);
     expect(rotated.webhookSecret, 'a rotation issues a new secret').not.toBe(aliceBefore);
-    expect(await secretOf(alice.apiKey), 'the account now signs with the new secret').toBe(rotated.webhookSecret);
+    expect(await secretOf(alice.apiKey), 'the account now signs with the new secret').toBe(
+      rotated.webhookSecret,
+    );
     expect(await secretOf(bob.apiKey), "Bob's secret is untouched").toBe(bobBefore);
   });
 

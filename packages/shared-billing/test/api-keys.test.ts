@@ -25,9 +25,9 @@ describe('API key storage', () => {
     harness.app.billing.flushUsage();
 
     const { sqlite } = harness.app.database;
-    const stored = sqlite.prepare('SELECT id, hash FROM api_keys WHERE account_id = ? ORDER BY id').all(
-      account.accountId,
-    ) as { id: string; hash: Buffer }[];
+    const stored = sqlite
+      .prepare('SELECT id, hash FROM api_keys WHERE account_id = ? ORDER BY id')
+      .all(account.accountId) as { id: string; hash: Buffer }[];
     const expectedHashes = [account.apiKey, second.apiKey].map((key) =>
       createHash('sha256').update(key, 'utf8').digest('hex'),
     );
@@ -46,9 +46,10 @@ describe('API key storage', () => {
           for (const key of [account.apiKey, second.apiKey]) {
             const text = Buffer.isBuffer(value) ? value.toString('latin1') : String(value);
             expect(text.includes(key), `${table}.${column} must not contain a raw API key`).toBe(false);
-            expect(text.includes(key.slice(-16)), `${table}.${column} must not contain the key's secret part`).toBe(
-              false,
-            );
+            expect(
+              text.includes(key.slice(-16)),
+              `${table}.${column} must not contain the key's secret part`,
+            ).toBe(false);
           }
         }
       }
@@ -70,7 +71,9 @@ describe('API key storage', () => {
 
     expect(account.apiKey, 'a read-write key').toMatch(/^tp_[0-9A-Za-z]{33}$/);
     expect(readOnly.apiKey, 'a read-only key').toMatch(/^tp_ro_[0-9A-Za-z]{33}$/);
-    expect(generateApiKey('cp', false), 'another product keeps its own prefix').toMatch(/^cp_[0-9A-Za-z]{33}$/);
+    expect(generateApiKey('cp', false), 'another product keeps its own prefix').toMatch(
+      /^cp_[0-9A-Za-z]{33}$/,
+    );
   });
 
   it('hashes with SHA-256 and compares secrets of any length without throwing', () => {
@@ -123,7 +126,10 @@ describe('key checks', () => {
     const account = await harness.createAccount('pro');
     const readOnly = await harness.createKey(account.accountId, true);
 
-    const seen = expectStatus<{ accountId: string }>(await harness.call(readOnly.apiKey, 'GET', '/v1/account'), 200);
+    const seen = expectStatus<{ accountId: string }>(
+      await harness.call(readOnly.apiKey, 'GET', '/v1/account'),
+      200,
+    );
     expect(seen.accountId).toBe(account.accountId);
     expectStatus(await harness.call(readOnly.apiKey, 'GET', '/v1/account/keys'), 200);
 
@@ -142,7 +148,10 @@ describe('key checks', () => {
       expect(error.message, `${method} ${url}`).toMatch(/read-only/);
     }
 
-    const keys = expectStatus<{ items: KeySummary[] }>(await harness.call(account.apiKey, 'GET', '/v1/account/keys'), 200);
+    const keys = expectStatus<{ items: KeySummary[] }>(
+      await harness.call(account.apiKey, 'GET', '/v1/account/keys'),
+      200,
+    );
     expect(
       keys.items.filter((key) => key.revokedAt === null).length,
       'the read-only key neither created nor revoked a key',
@@ -178,9 +187,13 @@ describe('/v1/account/keys', () => {
       expect(listing.body.includes(key.slice(-20)), 'nor its secret part').toBe(false);
     }
     const readOnlyItem = items.find((item) => item.id === created.id);
-    expect(readOnlyItem?.displayPrefix, 'read-only prefix: tp_ro_ and 4 characters').toBe(created.apiKey.slice(0, 10));
+    expect(readOnlyItem?.displayPrefix, 'read-only prefix: tp_ro_ and 4 characters').toBe(
+      created.apiKey.slice(0, 10),
+    );
     const readWriteItem = items.find((item) => item.id === defaulted.id);
-    expect(readWriteItem?.displayPrefix, 'read-write prefix: tp_ and 4 characters').toBe(defaulted.apiKey.slice(0, 7));
+    expect(readWriteItem?.displayPrefix, 'read-write prefix: tp_ and 4 characters').toBe(
+      defaulted.apiKey.slice(0, 7),
+    );
     expect(readWriteItem).toMatchObject({ readOnly: false, lastUsedAt: null, revokedAt: null });
   });
 
@@ -237,7 +250,10 @@ describe('/v1/account/keys', () => {
     );
     expect(error.message).toBe('API key not found');
 
-    const seen = expectStatus<{ accountId: string }>(await harness.call(bobsSecondKey.apiKey, 'GET', '/v1/account'), 200);
+    const seen = expectStatus<{ accountId: string }>(
+      await harness.call(bobsSecondKey.apiKey, 'GET', '/v1/account'),
+      200,
+    );
     expect(seen.accountId, "Bob's key still opens Bob's account").toBe(bob.accountId);
     const aliceKeys = expectStatus<{ items: KeySummary[] }>(
       await harness.call(alice.apiKey, 'GET', '/v1/account/keys'),

@@ -18,8 +18,16 @@ export const testCatalog = definePlanCatalog(
   'testprod',
   { widgets: z.number().int().nonnegative(), rendersPerMonth: z.number().int().nonnegative() },
   {
-    free: { title: 'Free', monthlyPriceUsd: 0, limits: { requestsPerMinute: 5, widgets: 2, rendersPerMonth: 3 } },
-    pro: { title: 'Pro', monthlyPriceUsd: 9, limits: { requestsPerMinute: 50, widgets: 20, rendersPerMonth: 30 } },
+    free: {
+      title: 'Free',
+      monthlyPriceUsd: 0,
+      limits: { requestsPerMinute: 5, widgets: 2, rendersPerMonth: 3 },
+    },
+    pro: {
+      title: 'Pro',
+      monthlyPriceUsd: 9,
+      limits: { requestsPerMinute: 50, widgets: 20, rendersPerMonth: 30 },
+    },
     business: {
       title: 'Business',
       monthlyPriceUsd: 49,
@@ -127,7 +135,12 @@ export async function buildBillingApp({ dataDir: reopened, ...pluginOptions }: H
 
     /** A request with `Authorization: Bearer <apiKey>`. */
     call(apiKey: string, method: InjectOptions['method'], url: string, payload?: InjectOptions['payload']) {
-      return app.inject({ method, url, headers: bearer(apiKey), ...(payload === undefined ? {} : { payload }) });
+      return app.inject({
+        method,
+        url,
+        headers: bearer(apiKey),
+        ...(payload === undefined ? {} : { payload }),
+      });
     },
 
     /** A request to the internal contract with the right INTERNAL_TOKEN. */

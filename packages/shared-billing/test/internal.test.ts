@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { type BillingHarness, buildBillingApp, expectError, expectStatus, randomEmail, testCatalog } from './harness';
+import {
+  type BillingHarness,
+  buildBillingApp,
+  expectError,
+  expectStatus,
+  randomEmail,
+  testCatalog,
+} from './harness';
 
 interface InternalAccount {
   accountId: string;
@@ -33,7 +40,10 @@ describe('the internal token', () => {
     const wrongTokens: [string, Record<string, string>][] = [
       ['no Authorization header', {}],
       ['a wrong token of the right shape', { authorization: `Bearer ${randomBytes(32).toString('hex')}` }],
-      ['the token with its last character changed', { authorization: `Bearer ${harness.internalToken.slice(0, -1)}x` }],
+      [
+        'the token with its last character changed',
+        { authorization: `Bearer ${harness.internalToken.slice(0, -1)}x` },
+      ],
       ['a prefix of the token', { authorization: `Bearer ${harness.internalToken.slice(0, 32)}` }],
       ['a customer API key', { authorization: `Bearer ${account.apiKey}` }],
       ['the token without the Bearer scheme', { authorization: harness.internalToken }],
@@ -84,7 +94,10 @@ describe('POST /internal/accounts', () => {
     const harness = await buildBillingApp();
     const existing = await harness.createAccount('free');
     const error = expectError(
-      await harness.internal('POST', '/internal/accounts', { email: existing.email.toUpperCase(), plan: 'pro' }),
+      await harness.internal('POST', '/internal/accounts', {
+        email: existing.email.toUpperCase(),
+        plan: 'pro',
+      }),
       409,
       'conflict',
     );
@@ -131,7 +144,10 @@ describe('GET /internal/accounts', () => {
     const account = await harness.createAccount('pro');
 
     const found = expectStatus<{ items: InternalAccount[] }>(
-      await harness.internal('GET', `/internal/accounts?email=${encodeURIComponent(account.email.toUpperCase())}`),
+      await harness.internal(
+        'GET',
+        `/internal/accounts?email=${encodeURIComponent(account.email.toUpperCase())}`,
+      ),
       200,
     );
     expect(found.items.map((item) => item.accountId)).toEqual([account.accountId]);
@@ -142,7 +158,11 @@ describe('GET /internal/accounts', () => {
     );
     expect(missing.items).toEqual([]);
 
-    const invalid = expectError(await harness.internal('GET', '/internal/accounts?email=nope'), 400, 'validation_failed');
+    const invalid = expectError(
+      await harness.internal('GET', '/internal/accounts?email=nope'),
+      400,
+      'validation_failed',
+    );
     expect(invalid.details?.map((detail) => detail.path)).toEqual(['/query/email']);
   });
 
@@ -195,7 +215,7 @@ describe('PUT /internal/accounts/:id/plan', () => {
 });
 
 describe('suspend and resume', () => {
-  it("suspends an account so every one of its keys gets 403, and resuming restores them", async () => {
+  it('suspends an account so every one of its keys gets 403, and resuming restores them', async () => {
     const harness = await buildBillingApp();
     const account = await harness.createAccount('pro');
     const readOnly = await harness.createKey(account.accountId, true);
@@ -222,7 +242,10 @@ describe('suspend and resume', () => {
       200,
     );
     expect(resumed.status).toBe('active');
-    const seen = expectStatus<{ status: string }>(await harness.call(account.apiKey, 'GET', '/v1/account'), 200);
+    const seen = expectStatus<{ status: string }>(
+      await harness.call(account.apiKey, 'GET', '/v1/account'),
+      200,
+    );
     expect(seen.status).toBe('active');
     expectStatus(await harness.call(readOnly.apiKey, 'GET', '/v1/account/keys'), 200);
   });
@@ -239,7 +262,10 @@ describe('POST /internal/accounts/:id/keys', () => {
     );
     expect(readOnly.readOnly).toBe(true);
     expect(readOnly.apiKey).toMatch(/^tp_ro_/);
-    const seen = expectStatus<{ accountId: string }>(await harness.call(readOnly.apiKey, 'GET', '/v1/account'), 200);
+    const seen = expectStatus<{ accountId: string }>(
+      await harness.call(readOnly.apiKey, 'GET', '/v1/account'),
+      200,
+    );
     expect(seen.accountId).toBe(account.accountId);
     expectError(await harness.call(readOnly.apiKey, 'POST', '/v1/widgets'), 403, 'read_only_key');
 

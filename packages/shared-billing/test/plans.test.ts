@@ -34,7 +34,11 @@ describe('definePlanCatalog', () => {
 
   it('rejects a negative limit, naming the product and the limit', () => {
     expect(() =>
-      definePlanCatalog('cronping', checksShape, { free: plan(-1, 20), pro: plan(600, 500), business: plan(3000, 5000) }),
+      definePlanCatalog('cronping', checksShape, {
+        free: plan(-1, 20),
+        pro: plan(600, 500),
+        business: plan(3000, 5000),
+      }),
     ).toThrow(/^plan catalog of cronping is invalid: free\.limits\.requestsPerMinute: /);
     // Even when the product's own shape forgot to forbid it.
     expect(() =>
@@ -44,7 +48,11 @@ describe('definePlanCatalog', () => {
         {
           free: { title: 'Free', monthlyPriceUsd: 0, limits: { requestsPerMinute: 60, flags: 10 } },
           pro: { title: 'Pro', monthlyPriceUsd: 9, limits: { requestsPerMinute: 600, flags: -5 } },
-          business: { title: 'Business', monthlyPriceUsd: 49, limits: { requestsPerMinute: 3000, flags: 1000 } },
+          business: {
+            title: 'Business',
+            monthlyPriceUsd: 49,
+            limits: { requestsPerMinute: 3000, flags: 1000 },
+          },
         },
       ),
     ).toThrow('plan catalog of flagbit is invalid: pro.limits.flags: must be a number >= 0');

@@ -27,12 +27,19 @@ describe('current-total limits (assertBelowLimit)', () => {
     expectStatus(await harness.call(account.apiKey, 'POST', '/v1/widgets'), 201);
     expectStatus(await harness.call(account.apiKey, 'POST', '/v1/widgets'), 201);
 
-    const error = expectError(await harness.call(account.apiKey, 'POST', '/v1/widgets'), 402, 'plan_limit_reached');
+    const error = expectError(
+      await harness.call(account.apiKey, 'POST', '/v1/widgets'),
+      402,
+      'plan_limit_reached',
+    );
     expect(error.message, 'names the plan, the allowance, the limit and the current count').toBe(
       'The free plan allows 2 widgets; this account has 2. Upgrade the plan to go further.',
     );
 
-    expectStatus(await harness.internal('PUT', `/internal/accounts/${account.accountId}/plan`, { plan: 'pro' }), 200);
+    expectStatus(
+      await harness.internal('PUT', `/internal/accounts/${account.accountId}/plan`, { plan: 'pro' }),
+      200,
+    );
     expectStatus(await harness.call(account.apiKey, 'POST', '/v1/widgets'), 201);
   });
 
@@ -82,7 +89,10 @@ describe('monthly limits (consumeMonthly)', () => {
       'plan_limit_reached',
     );
     expect(error.message).toContain('2 used this month');
-    expect(harness.app.billing.usageOf(account.accountId).rendersPerMonth, 'the refused request cost nothing').toBe(2);
+    expect(
+      harness.app.billing.usageOf(account.accountId).rendersPerMonth,
+      'the refused request cost nothing',
+    ).toBe(2);
     expectStatus(await harness.call(account.apiKey, 'POST', '/v1/renders', { pages: 1 }), 201);
   });
 
@@ -92,9 +102,10 @@ describe('monthly limits (consumeMonthly)', () => {
     const account = harness.app.billing.repository.findAccount(accountId);
     if (!account) throw new Error(`account ${accountId} was not stored`);
     for (const amount of [-1, 1.5, Number.NaN]) {
-      expect(() => harness.app.billing.consumeMonthly(account, 'rendersPerMonth', amount), `amount ${amount}`).toThrow(
-        /whole non-negative amounts/,
-      );
+      expect(
+        () => harness.app.billing.consumeMonthly(account, 'rendersPerMonth', amount),
+        `amount ${amount}`,
+      ).toThrow(/whole non-negative amounts/);
       expect(() => harness.app.billing.countUsage(accountId, 'exports', amount), `amount ${amount}`).toThrow(
         /whole non-negative amounts/,
       );
@@ -170,7 +181,9 @@ describe('usage counting', () => {
     sqlite.exec('ALTER TABLE usage_counters RENAME TO usage_counters_away');
     expect(() => harness.app.billing.flushUsage()).toThrow(/usage_counters/);
     sqlite.exec('ALTER TABLE usage_counters_away RENAME TO usage_counters');
-    expect(harness.app.billing.usageOf(account.accountId), 'the counts are still in memory').toEqual({ requests: 2 });
+    expect(harness.app.billing.usageOf(account.accountId), 'the counts are still in memory').toEqual({
+      requests: 2,
+    });
 
     harness.app.billing.flushUsage();
     expect(Object.values(storedUsage(sqlite, account.accountId)), 'nothing was lost').toEqual([2]);
@@ -191,9 +204,15 @@ describe('per-account rate limit', () => {
     const limited = await harness.call(account.apiKey, 'GET', '/v1/ping');
     const error = expectError(limited, 429, 'rate_limited');
     expect(error.message).toMatch(/^Rate limit of 5 requests per minute reached; retry in \d+ s$/);
-    expect(Number(limited.headers['retry-after']), `retry-after ${limited.headers['retry-after']}`).toBeGreaterThan(0);
+    expect(
+      Number(limited.headers['retry-after']),
+      `retry-after ${limited.headers['retry-after']}`,
+    ).toBeGreaterThan(0);
 
-    expectStatus(await harness.internal('PUT', `/internal/accounts/${account.accountId}/plan`, { plan: 'pro' }), 200);
+    expectStatus(
+      await harness.internal('PUT', `/internal/accounts/${account.accountId}/plan`, { plan: 'pro' }),
+      200,
+    );
     const upgraded = await harness.call(account.apiKey, 'GET', '/v1/ping');
     expectStatus(upgraded, 200);
     expect(upgraded.headers['x-ratelimit-limit'], 'the pro allowance applies at once').toBe('50');

@@ -61,7 +61,9 @@ describe('POST /v1/signup', () => {
     ] as const) {
       const error = expectError(await harness.signup(attempt, address), 409, 'conflict');
       expect(error.message, `signup as ${attempt}`).toBe('An account with this email already exists');
-      expect(JSON.stringify(error), 'a public 409 never reveals the existing account id').not.toContain('acc_');
+      expect(JSON.stringify(error), 'a public 409 never reveals the existing account id').not.toContain(
+        'acc_',
+      );
     }
   });
 

@@ -46,7 +46,9 @@ describe('verifyStripeWebhook', () => {
     const error = signatureErrorOf(() =>
       verifyStripeWebhook({ rawBody: tampered, signatureHeader: signed(), secret, now: at(signedAt) }),
     );
-    expect(error.message).toMatch(/^Stripe signature check failed: No signatures found matching the expected signature/);
+    expect(error.message).toMatch(
+      /^Stripe signature check failed: No signatures found matching the expected signature/,
+    );
     expect(error.code).toBe('stripe_signature_invalid');
     expect(error.name).toBe('StripeSignatureError');
   });
@@ -146,8 +148,12 @@ describe('parsePriceMap', () => {
   });
 
   it('rejects an empty map and a non-object, naming the variable it was given', () => {
-    expect(() => parsePriceMap('{}')).toThrow('STRIPE_PRICES is invalid: (root): must map at least one price');
-    expect(() => parsePriceMap('[]', 'STRIPE_PRICES_TEST')).toThrow(/^STRIPE_PRICES_TEST is invalid: \(root\): /);
+    expect(() => parsePriceMap('{}')).toThrow(
+      'STRIPE_PRICES is invalid: (root): must map at least one price',
+    );
+    expect(() => parsePriceMap('[]', 'STRIPE_PRICES_TEST')).toThrow(
+      /^STRIPE_PRICES_TEST is invalid: \(root\): /,
+    );
   });
 });
 

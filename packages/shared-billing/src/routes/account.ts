@@ -139,7 +139,10 @@ export function registerAccountRoutes(app: ServiceInstance, options: BillingPlug
         },
       },
       async (request, reply) => {
-        const key = billing.repository.createKey(request.principal!.account.id, request.body?.readOnly ?? false);
+        const key = billing.repository.createKey(
+          request.principal!.account.id,
+          request.body?.readOnly ?? false,
+        );
         return reply.code(201).send({ id: key.id, apiKey: key.apiKey, readOnly: key.readOnly });
       },
     );
