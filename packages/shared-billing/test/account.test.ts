@@ -92,3 +92,22 @@ describe('POST /v1/account/webhook-secret', () => {
     );
   });
 });
+
+describe('OpenAPI docs', () => {
+  it('document the customer routes and hide the internal contract', async () => {
+    const harness = await buildBillingApp();
+    const docs = expectStatus<{ paths: Record<string, Record<string, unknown>> }>(
+      await harness.app.inject({ method: 'GET', url: '/docs/json' }),
+      200,
+    );
+    const paths = Object.keys(docs.paths);
+    expect(paths, 'customer routes are documented').toEqual(
+      expect.arrayContaining(['/v1/signup', '/v1/account', '/v1/account/keys', '/v1/account/keys/{keyId}']),
+    );
+    expect(
+      paths.filter((path) => path.startsWith('/internal')),
+      'internal routes never reach the public docs',
+    ).toEqual([]);
+    expect(docs.paths['/v1/account/keys']?.post, 'the optional body still documents').toBeDefined();
+  });
+});
