@@ -87,6 +87,7 @@ switch (command) {
       'typecheck',
       'test',
       '--concurrency=2',
+      '--continue',
       '--output-logs=full',
     ]);
     break;

@@ -17,8 +17,8 @@ import {
   caddyAvailable,
   freePort,
   internalToken,
-  repositoryRoot,
   type RunningProcess,
+  repositoryRoot,
   startProcess,
   studioEnvironment,
   tempDirectory,
@@ -27,7 +27,8 @@ import {
 
 // CI installs caddy and must run this; a developer machine without it skips with a reason.
 const hasCaddy = caddyAvailable();
-if (!hasCaddy && process.env.CI) throw new Error('caddy is not installed, and CI must run the Caddy end-to-end tests');
+if (!hasCaddy && process.env.CI)
+  throw new Error('caddy is not installed, and CI must run the Caddy end-to-end tests');
 
 const builders = {
   OPS_AGENT: async (env: Record<string, string>) => buildOpsAgent(loadOpsAgentConfig(env)),
@@ -64,7 +65,13 @@ describe.skipIf(!hasCaddy)('the studio behind Caddy', () => {
     caddy = startProcess(
       'caddy',
       ['run', '--config', join(repositoryRoot, 'infra', 'Caddyfile'), '--adapter', 'caddyfile'],
-      { ...upstreams, CADDY_ADDRESS: `http://127.0.0.1:${port}`, CADDY_ADMIN: 'off', HOME: dataDir, XDG_DATA_HOME: dataDir },
+      {
+        ...upstreams,
+        CADDY_ADDRESS: `http://127.0.0.1:${port}`,
+        CADDY_ADMIN: 'off',
+        HOME: dataDir,
+        XDG_DATA_HOME: dataDir,
+      },
     );
     await waitForOk(`${base}/caddy/health`, caddy);
   }, 60_000);
@@ -96,7 +103,9 @@ describe.skipIf(!hasCaddy)('the studio behind Caddy', () => {
     });
     expect(signup.status).toBe(201);
     const { apiKey, accountId } = (await signup.json()) as { apiKey: string; accountId: string };
-    const account = await fetch(`${base}/cronping/v1/account`, { headers: { authorization: `Bearer ${apiKey}` } });
+    const account = await fetch(`${base}/cronping/v1/account`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
     expect(account.status).toBe(200);
     expect(((await account.json()) as { accountId: string }).accountId).toBe(accountId);
   });
@@ -122,7 +131,9 @@ describe.skipIf(!hasCaddy)('the studio behind Caddy', () => {
     });
     expect(response.status).toBe(404);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('not_found');
-    const internalHits = [...requestsSeen.values()].flat().filter((url) => /internal/i.test(decodeURIComponent(url)));
+    const internalHits = [...requestsSeen.values()]
+      .flat()
+      .filter((url) => /internal/i.test(decodeURIComponent(url)));
     expect(internalHits, 'no app saw an internal request').toEqual([]);
     expect([...requestsSeen.values()].flat().length).toBe(before);
   });

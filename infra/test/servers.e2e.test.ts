@@ -4,8 +4,8 @@ import { checkHealth } from '@studio/health';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   freePort,
-  repositoryRoot,
   type RunningProcess,
+  repositoryRoot,
   startProcess,
   studioApps,
   studioEnvironment,

@@ -35,10 +35,12 @@ declare module 'fastify' {
 
 // Probes are excluded from the OpenAPI document and from rate limiting: orchestrators and monitors poll
 // them constantly, and a 429 would read as "unhealthy".
-const routeOptions = {
+// `rateLimit` is declared by @fastify/rate-limit, which this package does not depend on; the cast keeps the
+// option typed in apps that register the limiter and harmless in those that do not.
+const routeOptions: RouteShorthandOptions = {
   schema: { hide: true },
-  config: { rateLimit: false },
-} satisfies RouteShorthandOptions;
+  config: { rateLimit: false } as RouteShorthandOptions['config'],
+};
 
 function sendReport(reply: FastifyReply, report: HealthReport): FastifyReply {
   return reply

@@ -40,7 +40,11 @@ async function appWithRoutes() {
 describe('the error envelope', () => {
   it('answers an unknown route with 404 in the envelope, with the request id', async () => {
     const service = await appWithRoutes();
-    const response = await service.inject({ method: 'GET', url: '/nope?x=1', headers: { 'x-request-id': 'req-123' } });
+    const response = await service.inject({
+      method: 'GET',
+      url: '/nope?x=1',
+      headers: { 'x-request-id': 'req-123' },
+    });
     expect(response.statusCode).toBe(404);
     expect(response.json()).toEqual({
       error: { code: 'not_found', message: 'Route GET /nope not found', requestId: 'req-123' },
@@ -50,13 +54,20 @@ describe('the error envelope', () => {
 
   it('names each invalid field of the body in the message and the details', async () => {
     const service = await appWithRoutes();
-    const response = await service.inject({ method: 'POST', url: '/widgets', payload: { name: '', size: -1 } });
+    const response = await service.inject({
+      method: 'POST',
+      url: '/widgets',
+      payload: { name: '', size: -1 },
+    });
     expect(response.statusCode).toBe(400);
     const { error } = response.json();
     expect(error.code).toBe('validation_failed');
     expect(error.message).toMatch(/body\.name: /);
     expect(error.message).toMatch(/body\.size: /);
-    expect(error.details.map((detail: { path: string }) => detail.path).sort()).toEqual(['/body/name', '/body/size']);
+    expect(error.details.map((detail: { path: string }) => detail.path).sort()).toEqual([
+      '/body/name',
+      '/body/size',
+    ]);
   });
 
   it('names a missing required field', async () => {
@@ -117,7 +128,11 @@ describe('request ids', () => {
     const service = await appWithRoutes();
     const plain = await service.inject({ method: 'GET', url: '/livez' });
     expect(plain.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
-    const unsafe = await service.inject({ method: 'GET', url: '/livez', headers: { 'x-request-id': 'bad id\n{"x":1}' } });
+    const unsafe = await service.inject({
+      method: 'GET',
+      url: '/livez',
+      headers: { 'x-request-id': 'bad id\n{"x":1}' },
+    });
     expect(unsafe.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

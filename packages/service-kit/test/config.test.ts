@@ -49,27 +49,45 @@ describe('parseConfig', () => {
   });
 
   it('refuses an empty value even for a variable that has a default', () => {
-    const error = configErrorOf({ INTERNAL_TOKEN: token, STRIPE_WEBHOOK_SECRET: 'x', VAULT_KEY: validKey, PORT: '' });
+    const error = configErrorOf({
+      INTERNAL_TOKEN: token,
+      STRIPE_WEBHOOK_SECRET: 'x',
+      VAULT_KEY: validKey,
+      PORT: '',
+    });
     expect(error.issues.map((issue) => issue.variable)).toEqual(['PORT']);
     expect(error.issues[0]?.message).toContain('never used, not even as the default');
   });
 
   it('treats whitespace-only values as empty', () => {
     const error = configErrorOf({ INTERNAL_TOKEN: '   ', STRIPE_WEBHOOK_SECRET: 'x', VAULT_KEY: validKey });
-    expect(error.issues[0]).toMatchObject({ variable: 'INTERNAL_TOKEN', message: expect.stringContaining('empty') });
+    expect(error.issues[0]).toMatchObject({
+      variable: 'INTERNAL_TOKEN',
+      message: expect.stringContaining('empty'),
+    });
   });
 
   it('names a key of the wrong byte length with its length and the length it needs', () => {
     const shortKey = Buffer.alloc(24, 1).toString('base64');
     const error = configErrorOf({ INTERNAL_TOKEN: token, STRIPE_WEBHOOK_SECRET: 'x', VAULT_KEY: shortKey });
     expect(error.issues).toEqual([
-      { variable: 'VAULT_KEY', message: expect.stringMatching(/decodes to 24 bytes; it must be base64 of exactly 32 bytes/) },
+      {
+        variable: 'VAULT_KEY',
+        message: expect.stringMatching(/decodes to 24 bytes; it must be base64 of exactly 32 bytes/),
+      },
     ]);
   });
 
   it('names a key that is not base64 at all', () => {
-    const error = configErrorOf({ INTERNAL_TOKEN: token, STRIPE_WEBHOOK_SECRET: 'x', VAULT_KEY: 'not base64!' });
-    expect(error.issues[0]).toMatchObject({ variable: 'VAULT_KEY', message: expect.stringContaining('is not base64') });
+    const error = configErrorOf({
+      INTERNAL_TOKEN: token,
+      STRIPE_WEBHOOK_SECRET: 'x',
+      VAULT_KEY: 'not base64!',
+    });
+    expect(error.issues[0]).toMatchObject({
+      variable: 'VAULT_KEY',
+      message: expect.stringContaining('is not base64'),
+    });
   });
 
   it('refuses an internal token shorter than 32 bytes and says how long it is', () => {
@@ -88,7 +106,9 @@ describe('parseConfig', () => {
       'PORT',
       'STRIPE_WEBHOOK_SECRET',
     ]);
-    expect(error.issues.find((issue) => issue.variable === 'INTERNAL_TOKEN')?.message).toContain('is required');
+    expect(error.issues.find((issue) => issue.variable === 'INTERNAL_TOKEN')?.message).toContain(
+      'is required',
+    );
     expect(error.message.split('\n')[0]).toBe('testsvc: invalid configuration');
   });
 
@@ -106,7 +126,11 @@ describe('parseConfig', () => {
 describe('env.url', () => {
   it('accepts http(s) URLs without a trailing slash and refuses other schemes', () => {
     const urls = z.object({ TARGET: env.url() });
-    expect(parseConfig('t', urls, { TARGET: 'https://example.com/api/' }).TARGET).toBe('https://example.com/api');
-    expect(() => parseConfig('t', urls, { TARGET: 'ftp://example.com' })).toThrow(/TARGET must be an http\(s\) URL/);
+    expect(parseConfig('t', urls, { TARGET: 'https://example.com/api/' }).TARGET).toBe(
+      'https://example.com/api',
+    );
+    expect(() => parseConfig('t', urls, { TARGET: 'ftp://example.com' })).toThrow(
+      /TARGET must be an http\(s\) URL/,
+    );
   });
 });

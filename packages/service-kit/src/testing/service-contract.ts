@@ -48,7 +48,9 @@ export function describeServiceContract<Config>(service: ServiceUnderTest<Config
   describe(`${service.name} service contract`, () => {
     it('refuses to start with an empty INTERNAL_TOKEN, naming the variable', () => {
       expect(() => service.loadConfig(environment({ INTERNAL_TOKEN: '' }))).toThrow(ConfigError);
-      expect(() => service.loadConfig(environment({ INTERNAL_TOKEN: '' }))).toThrow(/INTERNAL_TOKEN is set but empty/);
+      expect(() => service.loadConfig(environment({ INTERNAL_TOKEN: '' }))).toThrow(
+        /INTERNAL_TOKEN is set but empty/,
+      );
     });
 
     it('refuses an INTERNAL_TOKEN shorter than 32 bytes', () => {
@@ -98,7 +100,11 @@ export function describeServiceContract<Config>(service: ServiceUnderTest<Config
     if (service.hasAccounts) {
       it('signs up a free account whose key resolves to it, and hides internal routes from the docs', async () => {
         const app = await start();
-        const signup = await app.inject({ method: 'POST', url: '/v1/signup', payload: { email: 'owner@example.com' } });
+        const signup = await app.inject({
+          method: 'POST',
+          url: '/v1/signup',
+          payload: { email: 'owner@example.com' },
+        });
         expect(signup.statusCode, signup.body).toBe(201);
         const { apiKey, accountId } = signup.json();
         const account = await app.inject({
