@@ -2,4 +2,4 @@ import { describeServiceContract } from '@studio/service-kit/testing';
 import { buildApp } from '../src/app';
 import { loadConfig } from '../src/config';
 
-describeServiceContract({ name: 'documint', loadConfig, buildApp, hasAccounts: true, });
+describeServiceContract({ name: 'documint', loadConfig, buildApp, hasAccounts: true });

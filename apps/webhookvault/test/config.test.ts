@@ -17,7 +17,10 @@ function issuesOf(environment: Record<string, string>) {
 describe('webhookvault config', () => {
   it('decodes a 32-byte base64 encryption key', () => {
     const key = Buffer.alloc(32, 5);
-    expect(loadConfig({ ...base, WEBHOOKVAULT_ENCRYPTION_KEY: key.toString('base64') }).WEBHOOKVAULT_ENCRYPTION_KEY).toEqual(key);
+    expect(
+      loadConfig({ ...base, WEBHOOKVAULT_ENCRYPTION_KEY: key.toString('base64') })
+        .WEBHOOKVAULT_ENCRYPTION_KEY,
+    ).toEqual(key);
   });
 
   it('names an encryption key of the wrong byte length, with its length and the one it needs', () => {
