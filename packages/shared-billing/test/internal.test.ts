@@ -34,6 +34,19 @@ async function statusOf(harness: BillingHarness, accountId: string) {
 }
 
 describe('the internal token', () => {
+  it('treats a request that came through a proxy as unknown, even with the right token', async () => {
+    const harness = await buildBillingApp();
+    const account = await harness.createAccount('free');
+    for (const header of ['x-forwarded-for', 'forwarded']) {
+      const response = await harness.app.inject({
+        method: 'GET',
+        url: `/internal/accounts/${account.accountId}`,
+        headers: { authorization: `Bearer ${harness.internalToken}`, [header]: '203.0.113.9' },
+      });
+      expectError(response, 404, 'not_found');
+    }
+  });
+
   it('guards every internal route: no token, a wrong token or a customer key get 401', async () => {
     const harness = await buildBillingApp();
     const account = await harness.createAccount('free');

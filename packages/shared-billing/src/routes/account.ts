@@ -82,7 +82,9 @@ export function registerAccountRoutes(app: ServiceInstance, options: BillingPlug
       },
       async (request) => {
         const account = request.principal!.account;
+        // Product fields first, so no product can shadow the shared contract's fields.
         return {
+          ...options.accountExtras?.(account),
           accountId: account.id,
           email: account.email,
           plan: account.plan,
@@ -91,7 +93,6 @@ export function registerAccountRoutes(app: ServiceInstance, options: BillingPlug
           usage: billing.usageOf(account.id),
           usagePeriod: new Date().toISOString().slice(0, 7),
           webhookSecret: account.webhookSecret,
-          ...options.accountExtras?.(account),
         };
       },
     );

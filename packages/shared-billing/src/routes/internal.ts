@@ -36,6 +36,11 @@ export function registerInternalRoutes(app: ServiceInstance, options: BillingPlu
   app.register(async (plain) => {
     const scope = plain.withTypeProvider<ZodTypeProvider>();
     scope.addHook('onRequest', async (request) => {
+      // Caddy answers /internal itself; a request that still arrives through a proxy (it carries
+      // forwarding headers) means the proxy config regressed, so it is treated as if the route did not exist.
+      if (request.headers['x-forwarded-for'] !== undefined || request.headers.forwarded !== undefined) {
+        throw new AppError('not_found', `Route ${request.method} ${request.url.split('?')[0]} not found`);
+      }
       const presented = bearerToken(request);
       if (!presented || !secretsEqual(presented, options.internalToken)) {
         throw new AppError('unauthorized', 'Missing or invalid internal token');
