@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseOutboundAllowlist } from './outbound/ssrf-guard';
 
 /**
  * Config is read from the environment once, at start, through one zod schema per app.
@@ -179,7 +180,19 @@ export function serviceConfigShape(defaultPort: number) {
     DATA_DIR: env.string('a directory path for the SQLite file').default('./data'),
     INTERNAL_TOKEN: env.token(32),
     LOG_LEVEL: env.logLevel(),
-    OUTBOUND_ALLOWLIST: env.string('comma-separated hosts or CIDRs').optional(),
+    OUTBOUND_ALLOWLIST: env
+      .string('comma-separated hosts or CIDRs')
+      .superRefine((value, ctx) => {
+        try {
+          parseOutboundAllowlist(value);
+        } catch (error) {
+          ctx.addIssue({
+            code: 'custom',
+            message: (error as Error).message.replace(/^OUTBOUND_ALLOWLIST /, ''),
+          });
+        }
+      })
+      .optional(),
     TRUST_PROXY: env.boolean(false),
     RELEASE_ID: env.string('a release identifier such as a git commit').optional(),
     SQLITE_WRITE_RATE_WARN: env.number(200),

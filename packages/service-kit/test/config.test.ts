@@ -123,6 +123,30 @@ describe('parseConfig', () => {
   });
 });
 
+describe('OUTBOUND_ALLOWLIST', () => {
+  it('is checked at start, so a malformed entry names the variable before anything is sent', () => {
+    const error = configErrorOf({
+      INTERNAL_TOKEN: token,
+      STRIPE_WEBHOOK_SECRET: 'x',
+      VAULT_KEY: validKey,
+      OUTBOUND_ALLOWLIST: '127.0.0.1,10.0.0.0/99',
+    });
+    expect(error.issues).toEqual([
+      { variable: 'OUTBOUND_ALLOWLIST', message: expect.stringContaining('10.0.0.0/99') },
+    ]);
+  });
+
+  it('accepts hosts and CIDRs', () => {
+    const config = parseConfig('testsvc', schema, {
+      INTERNAL_TOKEN: token,
+      STRIPE_WEBHOOK_SECRET: 'x',
+      VAULT_KEY: validKey,
+      OUTBOUND_ALLOWLIST: 'localhost, 127.0.0.1, fd00::/8',
+    });
+    expect(config.OUTBOUND_ALLOWLIST).toBe('localhost, 127.0.0.1, fd00::/8');
+  });
+});
+
 describe('env.url', () => {
   it('accepts http(s) URLs without a trailing slash and refuses other schemes', () => {
     const urls = z.object({ TARGET: env.url() });
