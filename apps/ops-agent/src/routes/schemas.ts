@@ -1,0 +1,93 @@
+import { z } from 'zod';
+
+/** Response schemas shared by the JSON API routes (the OpenAPI document at /docs is built from them). */
+export const healthStatus = z.enum(['pass', 'warn', 'fail']);
+
+export const auditReportSchema = z.object({
+  id: z.string(),
+  status: healthStatus,
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  products: z.array(
+    z.object({
+      name: z.string(),
+      status: healthStatus,
+      responseTimeMs: z.number().nullable(),
+      checks: z.record(
+        z.string(),
+        z.object({
+          status: healthStatus,
+          observedValue: z.unknown().optional(),
+          observedUnit: z.string().optional(),
+          output: z.string().optional(),
+        }),
+      ),
+      error: z.string().optional(),
+      caddy: z
+        .object({ status: healthStatus, responseTimeMs: z.number().nullable(), error: z.string().optional() })
+        .optional(),
+      uptimeSeconds: z.number().optional(),
+      restarted: z.boolean().optional(),
+    }),
+  ),
+  host: z.object({
+    status: healthStatus,
+    memory: z.object({ totalBytes: z.number(), freeBytes: z.number(), usedPercent: z.number() }),
+    disk: z.object({ path: z.string(), usedPercent: z.number().nullable(), error: z.string().optional() }),
+    loadAverage: z.array(z.number()),
+  }),
+  blog: z.object({
+    status: z.enum(['pass', 'warn', 'fail', 'not configured']),
+    sitemapPosts: z.number().optional(),
+    publishedPosts: z.number().optional(),
+    error: z.string().optional(),
+  }),
+  integrations: z.record(z.string(), z.string()),
+  incidents: z.object({ opened: z.array(z.string()), resolved: z.array(z.string()) }),
+});
+
+export const incidentSchema = z.object({
+  id: z.string(),
+  product: z.string(),
+  status: z.enum(['open', 'resolved']),
+  openedAt: z.string(),
+  resolvedAt: z.string().nullable(),
+  reason: z.string(),
+  timeline: z.array(z.object({ at: z.string(), kind: z.string(), message: z.string() })),
+});
+
+export const queueItemSchema = z.object({
+  id: z.string(),
+  postId: z.string(),
+  kind: z.enum(['crosspost', 'newsletter']),
+  channel: z.string(),
+  title: z.string(),
+  body: z.string(),
+  status: z.enum(['pending', 'approved', 'rejected', 'sent', 'ready_by_hand']),
+  externalId: z.string().nullable(),
+  externalUrl: z.string().nullable(),
+  error: z.string().nullable(),
+  createdAt: z.string(),
+  decidedAt: z.string().nullable(),
+});
+
+export const postSchema = z.object({
+  id: z.string(),
+  slug: z.string(),
+  title: z.string(),
+  markdown: z.string(),
+  html: z.string(),
+  tags: z.array(z.string()),
+  status: z.enum(['draft', 'published', 'failed']),
+  ghostId: z.string().nullable(),
+  url: z.string().nullable(),
+  error: z.string().nullable(),
+  createdAt: z.string(),
+  publishedAt: z.string().nullable(),
+});
+
+export const errorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }),
+});
+
+export const adminSecurity = [{ bearerAuth: [] }];
