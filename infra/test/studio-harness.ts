@@ -22,6 +22,8 @@ export function studioEnvironment(dataDir: string): Record<string, string> {
     INTERNAL_TOKEN: internalToken,
     DATA_DIR: dataDir,
     WEBHOOKVAULT_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
+    OPS_ADMIN_TOKEN: 'e2e-ops-admin-token-'.padEnd(64, 'y'),
+    OPS_VAULT_KEY: Buffer.alloc(32, 4).toString('base64'),
     LOG_LEVEL: 'info',
   };
 }

@@ -10,5 +10,6 @@ export {
   default as billingPlugin,
   type Principal,
 } from './plugin';
+export { rateLimitedError, rateLimitedResponse } from './rate-limit';
 export * from './repository';
 export { accountResponseSchema, emailSchema } from './routes/account';
