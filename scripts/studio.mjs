@@ -76,6 +76,19 @@ function start(name, command, args, env) {
   return child;
 }
 
+const caddy = spawnSync('caddy', ['version'], { encoding: 'utf8' });
+const caddyAddress = process.env.CADDY_ADDRESS ?? 'http://:8080';
+const caddyPort = /:(\d+)$/.exec(caddyAddress)?.[1] ?? '8080';
+
+// The ops-agent audits and provisions the products at their own ports (and through Caddy when it runs).
+const opsAgentEnvironment = {
+  DOCUMINT_URL: 'http://127.0.0.1:4101',
+  CRONPING_URL: 'http://127.0.0.1:4102',
+  FLAGBIT_URL: 'http://127.0.0.1:4103',
+  WEBHOOKVAULT_URL: 'http://127.0.0.1:4104',
+  ...(caddy.status === 0 ? { CADDY_URL: `http://127.0.0.1:${caddyPort}` } : {}),
+};
+
 for (const app of apps) {
   const entry = join(root, 'apps', app.name, 'dist', 'server.js');
   if (!existsSync(entry)) {
@@ -87,13 +100,13 @@ for (const app of apps) {
     PORT: String(app.port),
     DATA_DIR: join(dataDir, app.name),
     ...secrets,
+    ...(app.name === 'ops-agent' ? opsAgentEnvironment : {}),
   });
 }
 
-const caddy = spawnSync('caddy', ['version'], { encoding: 'utf8' });
 if (caddy.status === 0) {
   start('caddy', 'caddy', ['run', '--config', join(root, 'infra', 'Caddyfile'), '--adapter', 'caddyfile'], {
-    CADDY_ADDRESS: process.env.CADDY_ADDRESS ?? 'http://:8080',
+    CADDY_ADDRESS: caddyAddress,
   });
 } else {
   console.log(

@@ -68,9 +68,9 @@ export function createOps(deps: OpsDeps) {
       return running;
     },
     runOutbox: outboxOnce,
-    /** Resolves once no outbox run is in flight (tests and shutdown). */
+    /** Resolves once no audit and no outbox run is in flight (tests, and shutdown before the database closes). */
     async settled(): Promise<void> {
-      while (outboxRun) await outboxRun.catch(() => undefined);
+      while (running || outboxRun) await (running ?? outboxRun)?.catch(() => undefined);
     },
   };
 }

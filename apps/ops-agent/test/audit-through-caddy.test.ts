@@ -2,6 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { hashPassword } from '../src/owner/password';
 import { admin, onCleanup, startAgent, startProduct } from './harness';
 
 const caddyfile = fileURLToPath(new URL('../../../infra/Caddyfile', import.meta.url));
@@ -72,5 +73,44 @@ describe.skipIf(!hasCaddy)('the audit through Caddy', () => {
     expect(viaCaddyBroken.status).toBe('fail');
     expect(viaCaddyBroken.caddy.status).toBe('fail');
     expect(viaCaddyBroken.error).toMatch(/^through Caddy: .*HTTP 502/);
+  });
+
+  it('serves the owner’s page behind Caddy at /ops/: redirects, forms and the session cookie stay under the prefix', async () => {
+    const password = 'owner password behind caddy';
+    const { url: agentUrl } = await startAgent(
+      { OWNER_PASSWORD_HASH: await hashPassword(password, { N: 1024, r: 8, p: 1 }), TRUST_PROXY: 'true' },
+      { listen: true },
+    );
+    const caddy = await startCaddy({ OPS_AGENT_UPSTREAM: agentUrl.replace('http://', '') });
+    const get = (path: string, cookie = '') =>
+      fetch(new URL(path, caddy), { redirect: 'manual', headers: { cookie } });
+
+    const home = await get('/ops/');
+    expect(home.status).toBe(303);
+    const loginUrl = new URL(home.headers.get('location')!, `${caddy}/ops/`);
+    expect(loginUrl.pathname).toBe('/ops/login');
+    const loginPage = await get(loginUrl.pathname);
+    const loginCookie = loginPage.headers.get('set-cookie')!.split(';')[0]!;
+    expect(loginPage.headers.get('set-cookie')).not.toMatch(/Path=\//);
+    const html = await loginPage.text();
+    const action = new URL(/<form method="post" action="([^"]+)"/.exec(html)![1]!, loginUrl);
+    expect(action.pathname).toBe('/ops/login');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+
+    const loggedIn = await fetch(action, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: loginCookie, origin: caddy },
+      body: new URLSearchParams({ csrf, password }).toString(),
+    });
+    expect(loggedIn.status).toBe(303);
+    expect(new URL(loggedIn.headers.get('location')!, action).pathname).toBe('/ops/');
+    const session = loggedIn.headers
+      .getSetCookie()
+      .find((line) => line.startsWith('ops_session='))!
+      .split(';')[0]!;
+    const dashboard = await get('/ops/', session);
+    expect(dashboard.status).toBe(200);
+    expect(await dashboard.text()).toContain('Studio operations');
   });
 });

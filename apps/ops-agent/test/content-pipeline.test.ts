@@ -120,6 +120,19 @@ describe('publishing to Ghost', () => {
     expect(
       (await app.inject({ method: 'POST', url: '/posts', payload: { title: 'B', markdown } })).statusCode,
     ).toBe(401);
+    const invalid = await app.inject({
+      method: 'POST',
+      url: '/posts',
+      headers: admin,
+      payload: { title: 'C', slug: 'Not A Slug' },
+    });
+    expect(invalid.statusCode).toBe(400);
+    expect(
+      invalid
+        .json()
+        .error.details.map((detail: { path: string }) => detail.path)
+        .sort(),
+    ).toEqual(['/body/markdown', '/body/slug']);
   });
 
   it('reads Markdown files with front matter', () => {

@@ -102,6 +102,28 @@ describe('the owner’s page', () => {
     expect((await app.inject({ method: 'GET', url: '/audit/latest', headers: admin })).statusCode).toBe(200);
   });
 
+  it('escapes what it shows: a draft titled with markup renders as text', async () => {
+    const { app } = await startAgent({ OWNER_PASSWORD_HASH: ownerHash });
+    const post = (
+      await app.inject({
+        method: 'POST',
+        url: '/posts',
+        headers: admin,
+        payload: { title: '<script>alert(1)</script>', slug: 'xss', markdown: 'body' },
+      })
+    ).json();
+    await app.inject({
+      method: 'POST',
+      url: `/posts/${post.id}/crosspost`,
+      headers: admin,
+      payload: { channels: ['x'] },
+    });
+    const { session } = await login(app);
+    const page = await dashboard(app, session!);
+    expect(page.body).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page.body).not.toContain('<script>');
+  });
+
   it('says login is off when OWNER_PASSWORD_HASH is unset', async () => {
     const { app } = await startAgent();
     const response = await app.inject({ method: 'GET', url: '/login' });

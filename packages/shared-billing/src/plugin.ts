@@ -21,6 +21,8 @@ export interface BillingPluginOptions {
   anonymousRequestsPerMinute?: number;
   /** Product-specific fields added to `GET /v1/account`. */
   accountExtras?: (account: Account) => Record<string, unknown>;
+  /** The clock of usage periods and key use; injected by tests. */
+  now?: () => Date;
   /** How often counted usage is written to the database. */
   usageFlushIntervalMs?: number;
 }
@@ -92,6 +94,7 @@ function planLimitError(account: Account, limit: string, allowed: number, detail
 async function billingPlugin(app: FastifyInstance, options: BillingPluginOptions) {
   const repository = createBillingRepository(options.database, options.keyPrefix);
   const { catalog } = options;
+  const now = options.now ?? (() => new Date());
   const pendingUsage = new Map<string, number>();
   const touchedKeys = new Map<string, string>();
 
@@ -117,20 +120,30 @@ async function billingPlugin(app: FastifyInstance, options: BillingPluginOptions
       throw new Error(`usage of ${metric} must be counted in whole non-negative amounts, got ${amount}`);
     }
   };
-  const countUsage = (accountId: string, metric: string, amount = 1) => {
-    assertUsageAmount(metric, amount);
-    const key = usageKey(accountId, metric, currentPeriod());
-    pendingUsage.set(key, (pendingUsage.get(key) ?? 0) + amount);
-  };
-  const usageOf = (accountId: string) => {
-    const period = currentPeriod();
+  // The month's totals per account (flushed counts + counts since), loaded once per account and period, so
+  // consumeMonthly on a hot path (SDK evaluations, captures) costs a map lookup instead of a query.
+  const monthTotals = new Map<string, { period: string; usage: Record<string, number> }>();
+  const totalsOf = (accountId: string): Record<string, number> => {
+    const period = currentPeriod(now());
+    const cached = monthTotals.get(accountId);
+    if (cached && cached.period === period) return cached.usage;
     const usage = repository.usage(accountId, period);
     for (const [key, count] of pendingUsage) {
       const [id, metric, keyPeriod] = key.split('\u0000');
       if (id === accountId && keyPeriod === period && metric) usage[metric] = (usage[metric] ?? 0) + count;
     }
+    monthTotals.set(accountId, { period, usage });
     return usage;
   };
+  const countUsage = (accountId: string, metric: string, amount = 1) => {
+    assertUsageAmount(metric, amount);
+    const period = currentPeriod(now());
+    const key = usageKey(accountId, metric, period);
+    pendingUsage.set(key, (pendingUsage.get(key) ?? 0) + amount);
+    const cached = monthTotals.get(accountId);
+    if (cached && cached.period === period) cached.usage[metric] = (cached.usage[metric] ?? 0) + amount;
+  };
+  const usageOf = (accountId: string) => ({ ...totalsOf(accountId) });
   const limitsFor = (account: Account): Record<string, number> => ({ ...catalog.plans[account.plan].limits });
 
   const anonymousPerMinute = options.anonymousRequestsPerMinute ?? 120;
@@ -160,7 +173,7 @@ async function billingPlugin(app: FastifyInstance, options: BillingPluginOptions
         throw new AppError('read_only_key', 'This API key is read-only; use a read-write key for changes');
       }
       request.principal = { account: resolved.account, keyId: resolved.keyId, readOnly: resolved.readOnly };
-      touchedKeys.set(resolved.keyId, new Date().toISOString());
+      touchedKeys.set(resolved.keyId, now().toISOString());
     };
   };
 
@@ -181,10 +194,10 @@ async function billingPlugin(app: FastifyInstance, options: BillingPluginOptions
       const allowed = limitsFor(account)[metric];
       if (allowed === undefined)
         throw new Error(`plan catalog of ${catalog.product} has no limit named ${metric}`);
-      const used = usageOf(account.id)[metric] ?? 0;
+      const used = totalsOf(account.id)[metric] ?? 0;
       if (used + amount > allowed) {
-        const now = new Date();
-        const resets = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1))
+        const today = now();
+        const resets = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() + 1, 1))
           .toISOString()
           .slice(0, 10);
         throw planLimitError(account, metric, allowed, `${used} used this month (resets ${resets})`);

@@ -59,7 +59,7 @@ export interface TestAccount {
 }
 
 export type HarnessOptions = Partial<
-  Pick<BillingPluginOptions, 'signupsPerHour' | 'anonymousRequestsPerMinute' | 'accountExtras'>
+  Pick<BillingPluginOptions, 'signupsPerHour' | 'anonymousRequestsPerMinute' | 'accountExtras' | 'now'>
 > & {
   /** Reopen the data directory of an earlier (closed) harness, as a restarted service would. */
   dataDir?: string;

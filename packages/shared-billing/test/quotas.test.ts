@@ -78,6 +78,33 @@ describe('monthly limits (consumeMonthly)', () => {
     expect(body.usage.rendersPerMonth, JSON.stringify(body.usage)).toBe(3);
   });
 
+  it('starts a fresh allowance when the calendar month turns, by the injected clock', async () => {
+    let today = new Date('2026-11-30T23:59:00Z');
+    const harness = await buildBillingApp({ now: () => today });
+    const account = await harness.createAccount('free');
+    expectStatus(await harness.call(account.apiKey, 'POST', '/v1/renders', { pages: 3 }), 201);
+    const refused = expectError(
+      await harness.call(account.apiKey, 'POST', '/v1/renders', { pages: 1 }),
+      402,
+      'plan_limit_reached',
+    );
+    expect(refused.message).toContain('resets 2026-12-01');
+
+    today = new Date('2026-12-01T00:00:30Z');
+    expectStatus(await harness.call(account.apiKey, 'POST', '/v1/renders', { pages: 1 }), 201);
+    expect(harness.app.billing.usageOf(account.accountId).rendersPerMonth).toBe(1);
+    harness.app.billing.flushUsage();
+    const rows = harness.app.database.sqlite
+      .prepare(
+        "SELECT period, count FROM usage_counters WHERE account_id = ? AND metric = 'rendersPerMonth' ORDER BY period",
+      )
+      .all(account.accountId);
+    expect(rows).toEqual([
+      { period: '2026-11', count: 3 },
+      { period: '2026-12', count: 1 },
+    ]);
+  });
+
   it('refuses a request larger than what is left without counting any of it', async () => {
     const harness = await buildBillingApp();
     const account = await harness.createAccount('free');

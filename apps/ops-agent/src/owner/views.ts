@@ -33,6 +33,9 @@ export function layout(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title><style>${style}</style></head><body>${body}</body></html>`;
 }
 
+/** Only http(s) links are rendered as links: a URL from Ghost or Dev.to is data, not trusted markup. */
+const isWebUrl = (url: string | null): url is string => url !== null && /^https?:\/\//i.test(url);
+
 const hidden = (csrf: string) => `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`;
 
 export function loginPage(options: { error?: string; disabled?: boolean; csrf: string }): string {
@@ -139,7 +142,7 @@ export function dashboardPage(data: DashboardData): string {
         item.status === 'pending'
           ? `<form class="inline" method="post" action="ui-approve">${csrf}<input type="hidden" name="id" value="${escapeHtml(item.id)}"><button class="primary" type="submit">Approve</button></form> <form class="inline" method="post" action="ui-reject">${csrf}<input type="hidden" name="id" value="${escapeHtml(item.id)}"><button type="submit">Reject</button></form>`
           : '';
-      const link = item.externalUrl
+      const link = isWebUrl(item.externalUrl)
         ? ` <a href="${escapeHtml(item.externalUrl)}">${escapeHtml(item.externalUrl)}</a>`
         : '';
       const draft =
@@ -166,7 +169,7 @@ export function dashboardPage(data: DashboardData): string {
     ? `<table><tbody>${data.posts
         .map(
           (p) =>
-            `<tr><td>${p.url ? `<a href="${escapeHtml(p.url)}">${escapeHtml(p.title)}</a>` : escapeHtml(p.title)}</td><td>${escapeHtml(p.status)}</td><td class="muted">${p.visitors === undefined ? '' : `${p.visitors} visitors (30 d)`}</td></tr>`,
+            `<tr><td>${isWebUrl(p.url) ? `<a href="${escapeHtml(p.url)}">${escapeHtml(p.title)}</a>` : escapeHtml(p.title)}</td><td>${escapeHtml(p.status)}</td><td class="muted">${p.visitors === undefined ? '' : `${p.visitors} visitors (30 d)`}</td></tr>`,
         )
         .join('')}</tbody></table>`
     : '<p class="muted">No post yet.</p>';

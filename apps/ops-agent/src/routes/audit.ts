@@ -2,7 +2,7 @@ import { AppError, type ServiceInstance } from '@studio/service-kit';
 import { z } from 'zod';
 import { productHistory } from '../audit/audit';
 import { configuredProducts } from '../config';
-import { adminSecurity, auditReportSchema, incidentSchema } from './schemas';
+import { adminSecurity, auditReportSchema, errors, incidentSchema } from './schemas';
 
 export function registerAuditRoutes(app: ServiceInstance) {
   const { ops } = app;
@@ -16,7 +16,7 @@ export function registerAuditRoutes(app: ServiceInstance) {
         tags: ['audit'],
         summary: 'Run an audit now and return its report',
         security: adminSecurity,
-        response: { 200: auditReportSchema },
+        response: { 200: auditReportSchema, ...errors(401) },
       },
     },
     async () => (await ops.audit()).report,
@@ -26,7 +26,11 @@ export function registerAuditRoutes(app: ServiceInstance) {
     '/audit/latest',
     {
       ...guarded,
-      schema: { tags: ['audit'], security: adminSecurity, response: { 200: auditReportSchema } },
+      schema: {
+        tags: ['audit'],
+        security: adminSecurity,
+        response: { 200: auditReportSchema, ...errors(401, 404) },
+      },
     },
     async () => {
       const report = ops.repo.latestAudit();
@@ -43,7 +47,7 @@ export function registerAuditRoutes(app: ServiceInstance) {
         tags: ['audit'],
         security: adminSecurity,
         querystring: z.object({ status: z.enum(['open', 'resolved']).optional() }),
-        response: { 200: z.object({ items: z.array(incidentSchema) }) },
+        response: { 200: z.object({ items: z.array(incidentSchema) }), ...errors(400, 401) },
       },
     },
     async (request) => ({
@@ -79,6 +83,7 @@ export function registerAuditRoutes(app: ServiceInstance) {
               }),
             ),
           }),
+          ...errors(401),
         },
       },
     },

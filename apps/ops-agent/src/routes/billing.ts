@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Billing } from '../billing/billing';
 import { configuredProducts } from '../config';
 import { requestJson } from '../outbound';
-import { adminSecurity } from './schemas';
+import { adminSecurity, errors } from './schemas';
 
 export function registerBillingRoutes(app: ServiceInstance, billing: Billing) {
   const { ops } = app;
@@ -23,7 +23,10 @@ export function registerBillingRoutes(app: ServiceInstance, billing: Billing) {
         schema: {
           tags: ['billing'],
           summary: 'Stripe webhook endpoint (verified with the Stripe-Signature header over the raw body)',
-          response: { 200: z.object({ received: z.literal(true), duplicate: z.boolean() }) },
+          response: {
+            200: z.object({ received: z.literal(true), duplicate: z.boolean() }),
+            ...errors(400, 503),
+          },
         },
       },
       async (request) => {
@@ -73,7 +76,10 @@ export function registerBillingRoutes(app: ServiceInstance, billing: Billing) {
           successUrl: z.url(),
           cancelUrl: z.url(),
         }),
-        response: { 201: z.object({ id: z.string(), url: z.string().nullable() }) },
+        response: {
+          201: z.object({ id: z.string(), url: z.string().nullable() }),
+          ...errors(400, 401, 404, 502, 503),
+        },
       },
     },
     async (request, reply) => {
@@ -126,6 +132,7 @@ export function registerBillingRoutes(app: ServiceInstance, billing: Billing) {
               }),
             ),
           }),
+          ...errors(401),
         },
       },
     },

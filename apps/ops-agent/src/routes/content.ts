@@ -1,7 +1,7 @@
 import type { ServiceInstance } from '@studio/service-kit';
 import { z } from 'zod';
 import { crosspostChannels, type Pipeline, toPostView, toQueueView } from '../content/pipeline';
-import { adminSecurity, postSchema, queueItemSchema } from './schemas';
+import { adminSecurity, errors, postSchema, queueItemSchema } from './schemas';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const editBody = z
@@ -29,7 +29,7 @@ export function registerContentRoutes(app: ServiceInstance, pipeline: Pipeline) 
           markdown: z.string().min(1).max(500_000),
           tags: z.array(z.string().trim().min(1).max(50)).max(20).optional(),
         }),
-        response: { 201: postSchema },
+        response: { 201: postSchema, ...errors(400, 401, 409) },
       },
     },
     async (request, reply) => reply.code(201).send(toPostView(pipeline.createPost(request.body))),
@@ -39,7 +39,11 @@ export function registerContentRoutes(app: ServiceInstance, pipeline: Pipeline) 
     '/posts',
     {
       ...common,
-      schema: { tags, security: adminSecurity, response: { 200: z.object({ items: z.array(postSchema) }) } },
+      schema: {
+        tags,
+        security: adminSecurity,
+        response: { 200: z.object({ items: z.array(postSchema) }), ...errors(401) },
+      },
     },
     async () => ({ items: app.ops.repo.listPosts().map(toPostView) }),
   );
@@ -53,7 +57,10 @@ export function registerContentRoutes(app: ServiceInstance, pipeline: Pipeline) 
         summary: 'Publish to Ghost now (?source=html), read it back, and fail on an empty body',
         security: adminSecurity,
         params: idParams,
-        response: { 200: z.object({ ghostId: z.string(), url: z.string(), htmlLength: z.number() }) },
+        response: {
+          200: z.object({ ghostId: z.string(), url: z.string(), htmlLength: z.number() }),
+          ...errors(401, 404, 422, 502, 503),
+        },
       },
     },
     async (request) => pipeline.publish(request.params.id),
@@ -69,7 +76,7 @@ export function registerContentRoutes(app: ServiceInstance, pipeline: Pipeline) 
         security: adminSecurity,
         params: idParams,
         body: z.object({ channels: z.array(z.enum(crosspostChannels)).min(1) }),
-        response: { 201: z.object({ items: z.array(queueItemSchema) }) },
+        response: { 201: z.object({ items: z.array(queueItemSchema) }), ...errors(400, 401, 404) },
       },
     },
     async (request, reply) =>
@@ -86,7 +93,7 @@ export function registerContentRoutes(app: ServiceInstance, pipeline: Pipeline) 
         tags,
         security: adminSecurity,
         querystring: z.object({ status: queueItemSchema.shape.status.optional() }),
-        response: { 200: z.object({ items: z.array(queueItemSchema) }) },
+        response: { 200: z.object({ items: z.array(queueItemSchema) }), ...errors(400, 401) },
       },
     },
     async (request) => ({
@@ -107,7 +114,7 @@ export function registerContentRoutes(app: ServiceInstance, pipeline: Pipeline) 
         security: adminSecurity,
         params: idParams,
         body: editBody,
-        response: { 200: queueItemSchema },
+        response: { 200: queueItemSchema, ...errors(400, 401, 404, 409) },
       },
     },
     async (request) => toQueueView(pipeline.edit(request.params.id, request.body ?? {})),
@@ -124,7 +131,7 @@ export function registerContentRoutes(app: ServiceInstance, pipeline: Pipeline) 
         security: adminSecurity,
         params: idParams,
         body: editBody,
-        response: { 200: queueItemSchema },
+        response: { 200: queueItemSchema, ...errors(400, 401, 404, 409) },
       },
     },
     async (request) => toQueueView(await pipeline.approve(request.params.id, request.body ?? {})),
@@ -139,7 +146,7 @@ export function registerContentRoutes(app: ServiceInstance, pipeline: Pipeline) 
         security: adminSecurity,
         params: idParams,
         body: z.null().optional(),
-        response: { 200: queueItemSchema },
+        response: { 200: queueItemSchema, ...errors(401, 404, 409) },
       },
     },
     async (request) => toQueueView(pipeline.reject(request.params.id)),

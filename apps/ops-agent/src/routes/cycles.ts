@@ -1,7 +1,7 @@
 import type { ServiceInstance } from '@studio/service-kit';
 import { z } from 'zod';
 import type { Cycles } from '../cycles';
-import { adminSecurity } from './schemas';
+import { adminSecurity, errors } from './schemas';
 
 const actionSchema = z.object({ step: z.string(), outcome: z.string() });
 const cycleSchema = z.object({
@@ -20,7 +20,7 @@ export function registerCycleRoutes(app: ServiceInstance, cycles: Cycles) {
         tags: ['cycles'],
         summary: 'Run one cycle now (audit, recovery, pipeline); 429 when the day’s budget is spent',
         security: adminSecurity,
-        response: { 200: cycleSchema },
+        response: { 200: cycleSchema, ...errors(401, 429) },
       },
     },
     async () => cycles.runManual(),
@@ -39,6 +39,7 @@ export function registerCycleRoutes(app: ServiceInstance, cycles: Cycles) {
             usedToday: z.number(),
             items: z.array(cycleSchema.extend({ finishedAt: z.string().nullable() })),
           }),
+          ...errors(401),
         },
       },
     },

@@ -87,7 +87,17 @@ export const postSchema = z.object({
 });
 
 export const errorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }),
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    requestId: z.string(),
+    details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  }),
 });
+
+/** The error statuses a route can answer, each with the studio's envelope, for the OpenAPI document. */
+export function errors<const Code extends 400 | 401 | 404 | 409 | 422 | 429 | 502 | 503>(...codes: Code[]) {
+  return Object.fromEntries(codes.map((code) => [code, errorSchema])) as Record<Code, typeof errorSchema>;
+}
 
 export const adminSecurity = [{ bearerAuth: [] }];
