@@ -1,0 +1,129 @@
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { certificateSample } from '../src/templates/certificate';
+import { invoiceSample } from '../src/templates/invoice';
+import { receiptSample } from '../src/templates/receipt';
+import { type Harness, pagesText, pdfTool, startHarness } from './harness';
+
+// CI installs Debian's chromium; a laptop without it still runs the 503 test below.
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const hasChromium = existsSync(chromiumPath);
+
+describe.runIf(hasChromium)('the Chromium engine', () => {
+  let harness: Harness;
+  beforeAll(async () => {
+    harness = await startHarness({ CHROMIUM_PATH: chromiumPath, CHROMIUM_PAGES: '1' });
+  });
+  afterAll(() => harness.close());
+
+  it('renders a multi-page built-in invoice with repeated headers, page numbers and the bundled font', async () => {
+    const { auth } = harness.account();
+    const items = Array.from({ length: 90 }, (_, index) => ({
+      description: `Line item number ${index + 1}`,
+      quantity: 1,
+      unitPrice: 10,
+      vatRate: 20,
+    }));
+    const response = await harness.app.inject({
+      method: 'POST',
+      url: '/v1/documents',
+      headers: auth,
+      payload: { template: 'invoice', engine: 'chromium', data: { ...invoiceSample, items } },
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    const pdf = response.rawPayload;
+    expect(pdfTool('qpdf', pdf)).toMatch(/No syntax or stream encoding errors/);
+    const pages = pagesText(pdf);
+    expect(pages.length).toBeGreaterThanOrEqual(2);
+    pages.forEach((page, index) => {
+      expect(page, `page ${index + 1}`).toMatch(/Description\s+Qty\s+Unit price\s+VAT\s+Amount/);
+      expect(page, `page ${index + 1}`).toContain(`Page ${index + 1} of ${pages.length}`);
+    });
+    expect(pdfTool('pdffonts', pdf)).toMatch(/DejaVuSans/);
+  });
+
+  it('renders the built-in certificate in landscape', async () => {
+    const { auth } = harness.account();
+    const response = await harness.app.inject({
+      method: 'POST',
+      url: '/v1/documents',
+      headers: auth,
+      payload: { template: 'certificate', engine: 'chromium', data: certificateSample },
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(pdfTool('pdftotext', response.rawPayload)).toContain('Ada Lovelace');
+    const info = pdfTool('pdfinfo', response.rawPayload);
+    expect(info).toMatch(/Page size:\s+841\.9\d* x 59[45]\.\d+ pts/);
+    expect(info).toMatch(/Pages:\s+1\n/);
+  });
+
+  it('relaunches the browser after it dies and renders the next document', async () => {
+    const { auth } = harness.account();
+    const render = () =>
+      harness.app.inject({
+        method: 'POST',
+        url: '/v1/documents',
+        headers: auth,
+        payload: { template: 'receipt', engine: 'chromium', data: receiptSample },
+      });
+    expect((await render()).statusCode).toBe(200);
+    const engine = harness.app.documint.chromium as unknown as { browser: { close(): Promise<void> } | null };
+    await engine.browser?.close();
+    const after = await render();
+    expect(after.statusCode, after.body).toBe(200);
+    expect(pdfTool('pdftotext', after.rawPayload)).toContain('R-000731');
+    expect(harness.app.documint.chromium.relaunches).toBe(1);
+  });
+
+  it('renders an account HTML + Handlebars template and blocks network requests from it', async () => {
+    const { auth } = harness.account();
+    const created = await harness.app.inject({
+      method: 'POST',
+      url: '/v1/templates',
+      headers: auth,
+      payload: {
+        name: 'Letter',
+        engine: 'chromium',
+        source:
+          '<html><head></head><body><h1>Hello {{name}}</h1><img src="http://127.0.0.1:9/track.png"></body></html>',
+        schema: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
+      },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const response = await harness.app.inject({
+      method: 'POST',
+      url: '/v1/documents',
+      headers: auth,
+      payload: { template: created.json().id, version: 1, data: { name: '<Ada & Co>' } },
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(pdfTool('pdftotext', response.rawPayload)).toContain('Hello <Ada & Co>');
+  });
+});
+
+describe('without Chromium', () => {
+  let harness: Harness;
+  beforeAll(async () => {
+    harness = await startHarness({ CHROMIUM_PATH: '/nonexistent/chromium' });
+  });
+  afterAll(() => harness.close());
+
+  it('answers HTML renders with a 503 that says how to enable them, while Typst keeps working', async () => {
+    const { auth } = harness.account();
+    const response = await harness.app.inject({
+      method: 'POST',
+      url: '/v1/documents',
+      headers: auth,
+      payload: { template: 'invoice', engine: 'chromium', data: invoiceSample },
+    });
+    expect(response.statusCode).toBe(503);
+    expect(response.json().error.message).toMatch(/apt-get install chromium|CHROMIUM_PATH/);
+    const typst = await harness.app.inject({
+      method: 'POST',
+      url: '/v1/documents',
+      headers: auth,
+      payload: { template: 'invoice', data: invoiceSample },
+    });
+    expect(typst.statusCode).toBe(200);
+  });
+});

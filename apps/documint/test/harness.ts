@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { type BuildOptions, buildApp } from '../src/app';
+import { loadConfig } from '../src/config';
+
+export interface TestClock {
+  now: () => Date;
+  advance(ms: number): void;
+}
+
+export function testClock(start = '2026-11-24T10:00:00.000Z'): TestClock {
+  let current = new Date(start).getTime();
+  return {
+    now: () => new Date(current),
+    advance: (ms) => {
+      current += ms;
+    },
+  };
+}
+
+export interface Harness {
+  app: FastifyInstance;
+  clock: TestClock;
+  dataDir: string;
+  /** A new account on `plan`; returns its key and id. */
+  account(plan?: 'free' | 'pro' | 'business'): {
+    apiKey: string;
+    accountId: string;
+    auth: { authorization: string };
+  };
+  close(): Promise<void>;
+}
+
+let accounts = 0;
+
+export async function startHarness(
+  env: Record<string, string> = {},
+  options: Omit<BuildOptions, 'now' | 'logger'> = {},
+): Promise<Harness> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'documint-test-'));
+  const clock = testClock();
+  const config = loadConfig({
+    INTERNAL_TOKEN: 'i'.repeat(64),
+    DATA_DIR: dataDir,
+    TYPST_WORKERS: '1',
+    OUTBOUND_ALLOWLIST: '127.0.0.1',
+    ...env,
+  });
+  const app = await buildApp(config, { ...options, now: clock.now, logger: false });
+  await app.ready();
+  return {
+    app,
+    clock,
+    dataDir,
+    account(plan = 'pro') {
+      accounts += 1;
+      const { account, apiKey } = app.billing.repository.createAccount(
+        `owner-${process.pid}-${accounts}-${Math.random().toString(36).slice(2)}@example.com`,
+        plan,
+      );
+      return { apiKey, accountId: account.id, auth: { authorization: `Bearer ${apiKey}` } };
+    },
+    async close() {
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs a poppler/qpdf tool on a PDF and returns its standard output. */
+export function pdfTool(
+  tool: 'pdftotext' | 'pdffonts' | 'pdfinfo' | 'qpdf' | 'pdfdetach',
+  pdf: Buffer,
+  args: string[] = [],
+): string {
+  const directory = mkdtempSync(join(tmpdir(), 'documint-pdf-'));
+  const file = join(directory, 'document.pdf');
+  writeFileSync(file, pdf);
+  try {
+    if (tool === 'pdftotext')
+      return execFileSync(tool, ['-layout', ...args, file, '-'], { encoding: 'utf8' });
+    if (tool === 'qpdf') return execFileSync(tool, ['--check', file], { encoding: 'utf8' });
+    if (tool === 'pdfdetach' && args.includes('-list')) {
+      return execFileSync(tool, [...args, file], { encoding: 'utf8' });
+    }
+    if (tool === 'pdfdetach') {
+      const out = join(directory, 'attachment');
+      execFileSync(tool, [...args, '-o', out, file], { encoding: 'utf8' });
+      return execFileSync('cat', [out], { encoding: 'utf8' });
+    }
+    return execFileSync(tool, [...args, file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+/** Text of each page, split on form feeds. */
+export function pagesText(pdf: Buffer): string[] {
+  return pdfTool('pdftotext', pdf)
+    .split('\f')
+    .filter((page, index, all) => index < all.length - 1 || page.trim() !== '');
+}
