@@ -1,0 +1,111 @@
+import { request as httpRequest } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { baseUrlOf, createEndpoint, onCleanup, signUp, startApp } from './harness';
+
+interface SseEvent {
+  id: string;
+  event: string;
+  data: { id: string; path: string; bodyText?: string };
+}
+
+/** Opens an SSE stream over a real socket and collects its events. */
+function openStream(url: string, headers: Record<string, string>) {
+  const events: SseEvent[] = [];
+  const waiters: (() => void)[] = [];
+  let buffer = '';
+  let status = 0;
+  const request = httpRequest(url, { headers });
+  const ready = new Promise<void>((resolve, reject) => {
+    request.on('response', (response) => {
+      status = response.statusCode ?? 0;
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end = buffer.indexOf('\n\n');
+        while (end !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields: Record<string, string> = Object.fromEntries(
+            block
+              .split('\n')
+              .filter((line) => line !== '' && !line.startsWith(':'))
+              .map((line) => [
+                line.slice(0, line.indexOf(':')),
+                line.slice(line.indexOf(':') + 1).trimStart(),
+              ]),
+          );
+          if (fields.event === 'capture') {
+            events.push({
+              id: fields.id ?? '',
+              event: fields.event,
+              data: JSON.parse(fields.data ?? 'null'),
+            });
+            for (const waiter of waiters.splice(0)) waiter();
+          }
+          end = buffer.indexOf('\n\n');
+        }
+      });
+      resolve();
+    });
+    request.on('error', reject);
+  });
+  request.end();
+  const close = () => {
+    request.destroy();
+  };
+  onCleanup(close);
+  return {
+    events,
+    ready,
+    status: () => status,
+    close,
+    async waitFor(count: number) {
+      while (events.length < count) await new Promise<void>((resolve) => waiters.push(resolve));
+    },
+  };
+}
+
+describe('live stream', () => {
+  it('pushes new captures and, on reconnect with Last-Event-ID, sends everything missed first', async () => {
+    const { app } = await startApp({ listen: true });
+    const account = signUp(app);
+    const endpoint = await createEndpoint(app, account.headers);
+    const capture = (path: string) =>
+      app.inject({ method: 'POST', url: `/h/${endpoint.token}${path}`, payload: path });
+    await capture('/before-subscribing');
+    const url = `${baseUrlOf(app)}/v1/endpoints/${endpoint.id}/stream`;
+    const first = openStream(url, account.headers);
+    await first.ready;
+    expect(first.status()).toBe(200);
+    await capture('/one');
+    await capture('/two');
+    await first.waitFor(2);
+    expect(first.events.map((event) => event.data.path)).toEqual(['/one', '/two']);
+    expect(first.events[1]?.data.bodyText).toBe('/two');
+    const lastId = first.events[1]!.id;
+    first.close();
+
+    await capture('/missed-1');
+    await capture('/missed-2');
+    const second = openStream(url, { ...account.headers, 'last-event-id': lastId });
+    await second.ready;
+    await second.waitFor(2);
+    await capture('/live');
+    await second.waitFor(3);
+    expect(second.events.map((event) => event.data.path)).toEqual(['/missed-1', '/missed-2', '/live']);
+    expect(new Set(second.events.map((event) => event.id)).size).toBe(3);
+  });
+
+  it("refuses another account's stream", async () => {
+    const { app } = await startApp();
+    const owner = signUp(app);
+    const stranger = signUp(app);
+    const endpoint = await createEndpoint(app, owner.headers);
+    const response = await app.inject({
+      method: 'GET',
+      url: `/v1/endpoints/${endpoint.id}/stream`,
+      headers: stranger.headers,
+    });
+    expect(response.statusCode).toBe(404);
+  });
+});
