@@ -65,6 +65,10 @@ export async function checkHealth(
       response = await request(url, {
         method: 'GET',
         headers: { accept: HEALTH_MEDIA_TYPE },
+        // A fresh connection per check: a kept-alive socket to a service that has just died fails as
+        // "other side closed" instead of naming the refused connection, and each check should prove the
+        // service still accepts connections at all.
+        reset: true,
         signal: controller.signal,
         ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
       });

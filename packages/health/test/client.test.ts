@@ -180,6 +180,16 @@ describe('checkHealth against a misbehaving server', () => {
     expect(outcome.httpStatus).toBeUndefined();
   });
 
+  it('names the refused connection for a service that just stopped after answering a check', async () => {
+    const service = Fastify({ logger: false });
+    service.register(healthPlugin, { serviceId: 'flagbit', description: 'x', version: '1.0.0', probes: [] });
+    const url = await service.listen({ port: 0, host: '127.0.0.1' });
+    expect((await checkHealth(`${url}/livez`)).ok).toBe(true);
+    await service.close();
+    const outcome = await checkHealth(`${url}/livez`);
+    expect(outcome.ok || outcome.error, 'no kept-alive socket hides the real cause').toMatch(/ECONNREFUSED/);
+  });
+
   it('keeps URL credentials out of the error', async () => {
     const outcome = await checkHealth(`http://monitor:hunter2@127.0.0.1:1/health`, { timeoutMs: 1000 });
     const error = outcome.ok ? '' : outcome.error;

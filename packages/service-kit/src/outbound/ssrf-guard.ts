@@ -307,7 +307,11 @@ export interface OutboundClientOptions {
 
 export interface OutboundRequestOptions {
   method?: Dispatcher.HttpMethod;
-  headers?: Record<string, string>;
+  /**
+   * A record, or a flat `[name, value, name, value, …]` list: the list keeps order, repeats and the case of
+   * names, which a replay of a captured request needs byte for byte.
+   */
+  headers?: Record<string, string> | string[];
   body?: string | Uint8Array;
   timeoutMs?: number;
 }

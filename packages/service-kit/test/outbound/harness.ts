@@ -7,6 +7,8 @@ export interface ReceivedRequest {
   method: string;
   url: string;
   headers: http.IncomingHttpHeaders;
+  /** Names and values as they came on the wire: order, repeats and case kept. */
+  rawHeaders: string[];
   body: string;
 }
 
@@ -34,6 +36,7 @@ export async function startTestServer(respond: Respond = (_, res) => res.end('ok
         method: req.method ?? '',
         url: req.url ?? '',
         headers: req.headers,
+        rawHeaders: req.rawHeaders,
         body: Buffer.concat(chunks).toString('utf8'),
       };
       requests.push(received);

@@ -290,6 +290,19 @@ describe('createOutboundClient: responses', () => {
     });
   });
 
+  it('sends a flat header list in its order, with repeats and the case of names kept', async () => {
+    const target = await server((_, res) => res.writeHead(204).end());
+    await client('127.0.0.1').request(`${target.origin}/replay`, {
+      method: 'POST',
+      headers: ['X-Second', '2', 'x-first', '1', 'X-Second', 'again'],
+      body: 'raw',
+    });
+    const sent = target.requests[0]?.rawHeaders ?? [];
+    const ours = sent.filter((_, index) => index % 2 === 0 && /^x-/i.test(sent[index] ?? ''));
+    expect(ours).toEqual(['X-Second', 'x-first', 'X-Second']);
+    expect(target.requests[0]?.headers['x-second']).toBe('2, again');
+  });
+
   it('gives up with OutboundTimeoutError when the server never answers', async () => {
     // The handler never responds; the outcome, not the elapsed time, is asserted.
     const target = await server(() => {});
