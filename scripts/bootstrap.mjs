@@ -63,6 +63,29 @@ const pnpm = (args) => run(process.execPath, [pnpmBin, ...args]);
 
 pnpm(['install', '--frozen-lockfile']);
 
+// Debian packages the tests drive for real: caddy in front of the apps, chromium for DocuMint's HTML engine
+// and the ops-agent's page test, qpdf and poppler-utils to check DocuMint's PDFs. Installed when this runs as
+// root with apt-get (CI, a fresh VPS); otherwise named, with the command that installs them.
+function ensureTestPackages() {
+  const needed = { caddy: 'caddy', chromium: 'chromium', qpdf: 'qpdf', pdftotext: 'poppler-utils' };
+  const has = (binary) => spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0;
+  const missing = Object.entries(needed)
+    .filter(([binary]) => !has(binary))
+    .map(([, debianPackage]) => debianPackage);
+  if (missing.length === 0) return;
+  if (process.getuid?.() === 0 && has('apt-get')) {
+    console.log(`studio: installing ${missing.join(', ')} with apt-get`);
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+      env: { ...env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    return;
+  }
+  console.warn(
+    `studio: the tests need ${missing.join(', ')}, which are not installed: run "sudo apt-get install ${missing.join(' ')}" (tests that need them fail and say so)`,
+  );
+}
+
 switch (command) {
   case 'start':
     pnpm(['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']);
@@ -78,6 +101,7 @@ switch (command) {
     }
     break;
   case 'test':
+    ensureTestPackages();
     pnpm([
       'exec',
       'turbo',
