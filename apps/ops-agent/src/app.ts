@@ -1,12 +1,14 @@
 import { createServiceApp } from '@studio/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import packageJson from '../package.json' with { type: 'json' };
+import { createHealthDispatcher } from './audit/audit';
 import { createBilling } from './billing/billing';
 import { type Clock, systemClock } from './clock';
 import { type Config, stripeConfig } from './config';
 import { createPipeline } from './content/pipeline';
 import { createCycles } from './cycles';
 import { database } from './database';
+import { createTokenStore } from './integrations/tokens';
 import { createOps, type Ops } from './ops';
 import { createAgentOutbound, createAlertMailer } from './outbound';
 import { registerOwnerPage } from './owner/page';
@@ -49,14 +51,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   const clock = options.clock ?? systemClock;
   const outbound = createAgentOutbound(config);
   app.addHook('onClose', async () => outbound.close());
+  const healthDispatcher = createHealthDispatcher(config.AUDIT_TIMEOUT_MS);
+  app.addHook('onClose', async () => healthDispatcher.close());
 
   const mailer = createAlertMailer(config);
   if (mailer) app.addHook('onClose', async () => mailer.close());
+  const repo = createRepository(app.database);
+  const vault = createVault(config.OPS_VAULT_KEY);
+  const tokens = createTokenStore({ config, repo, vault });
   const ops = createOps({
     config,
-    repo: createRepository(app.database),
+    repo,
+    tokens,
     clock,
     outbound,
+    healthDispatcher,
     log: app.log,
     ...(mailer ? { sendEmail: mailer.send } : {}),
   });
@@ -87,6 +96,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   registerCycleRoutes(app, cycles);
   registerBillingRoutes(app, createBilling(ops, stripeConfig(config)));
   registerContentRoutes(app, pipeline);
-  registerOwnerPage(app, { vault: createVault(config.OPS_VAULT_KEY), pipeline });
+  registerOwnerPage(app, { vault, pipeline });
   return app;
 }

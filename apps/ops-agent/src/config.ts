@@ -112,7 +112,17 @@ export const configSchema = z.object({
 
 export type Config = z.output<typeof configSchema>;
 
-/** Variables that only make sense together: one set without the others is a start-up error. */
+/**
+ * Variables that only make sense together: one set without the others is a start-up error. The tokens the
+ * owner can store from the page instead (`storableTokens`) may be left unset when the rest of their group is
+ * set; set on their own, without their URL, they are still an error.
+ */
+const storableVariables = new Set<keyof Config>([
+  'GHOST_ADMIN_API_KEY',
+  'DEVTO_API_KEY',
+  'LISTMONK_TOKEN',
+  'PLAUSIBLE_API_KEY',
+]);
 const integrationGroups: Array<{ name: string; variables: (keyof Config)[] }> = [
   { name: 'Stripe', variables: ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_PRICES'] },
   { name: 'Ghost', variables: ['GHOST_URL', 'GHOST_ADMIN_API_KEY'] },
@@ -128,7 +138,11 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
   for (const group of integrationGroups) {
     const set = group.variables.filter((variable) => config[variable] !== undefined);
     if (set.length === 0 || set.length === group.variables.length) continue;
-    for (const variable of group.variables.filter((v) => !set.includes(v))) {
+    const missing = group.variables.filter((v) => !set.includes(v));
+    const onlyStorableMissing = missing.every((v) => storableVariables.has(v));
+    const onlyStorableSet = set.every((v) => storableVariables.has(v));
+    if (onlyStorableMissing && !onlyStorableSet) continue;
+    for (const variable of missing.filter((v) => onlyStorableSet || !storableVariables.has(v))) {
       issues.push({
         variable,
         message: `is required because ${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} set (${group.name} needs ${group.variables.join(', ')}); set it or unset the others`,
@@ -171,15 +185,23 @@ export function stripeConfig(config: Config): StripeConfig | undefined {
   };
 }
 
-/** Which integrations are configured, for the page and the audit report ("not configured" is not a failure). */
-export function integrationStatus(config: Config): Record<string, 'configured' | 'not configured'> {
+/**
+ * Which integrations are configured, for the page and the audit report ("not configured" is not a failure).
+ * `hasToken` says whether a storable token is available (environment or stored on the page).
+ */
+export function integrationStatus(
+  config: Config,
+  hasToken: (
+    name: 'GHOST_ADMIN_API_KEY' | 'DEVTO_API_KEY' | 'LISTMONK_TOKEN' | 'PLAUSIBLE_API_KEY',
+  ) => boolean = (name) => config[name] !== undefined,
+): Record<string, 'configured' | 'not configured'> {
   const state = (ok: boolean) => (ok ? 'configured' : 'not configured');
   return {
     stripe: state(stripeConfig(config) !== undefined),
-    ghost: state(config.GHOST_URL !== undefined),
-    devto: state(config.DEVTO_API_KEY !== undefined),
-    listmonk: state(config.LISTMONK_URL !== undefined),
-    plausible: state(config.PLAUSIBLE_URL !== undefined),
+    ghost: state(config.GHOST_URL !== undefined && hasToken('GHOST_ADMIN_API_KEY')),
+    devto: state(hasToken('DEVTO_API_KEY')),
+    listmonk: state(config.LISTMONK_URL !== undefined && hasToken('LISTMONK_TOKEN')),
+    plausible: state(config.PLAUSIBLE_URL !== undefined && hasToken('PLAUSIBLE_API_KEY')),
     heartbeat: state(config.HEARTBEAT_URL !== undefined),
     caddy: state(config.CADDY_URL !== undefined),
     alertWebhook: state(config.ALERT_WEBHOOK_URL !== undefined),

@@ -1,8 +1,10 @@
 import type { OutboundClient } from '@studio/service-kit/outbound';
 import type { FastifyBaseLogger } from 'fastify';
+import type { Dispatcher } from 'undici';
 import { type AuditReport, pingHeartbeat, runAudit } from './audit/audit';
 import type { Clock } from './clock';
 import type { Config } from './config';
+import type { TokenStore } from './integrations/tokens';
 import { type OutboxRunResult, runOutbox } from './outbox';
 import type { Repository } from './repository';
 
@@ -16,6 +18,10 @@ export interface OpsDeps {
   clock: Clock;
   outbound: OutboundClient;
   log: FastifyBaseLogger;
+  /** Integration tokens: the environment's, else the ones the owner stored (sealed) on the page. */
+  tokens: TokenStore;
+  /** Keep-alive-free dispatcher for the audit's health checks (`createHealthDispatcher`). */
+  healthDispatcher?: Dispatcher;
   sendEmail?: (message: { subject: string; text: string }) => Promise<void>;
 }
 

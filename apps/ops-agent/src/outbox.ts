@@ -16,6 +16,13 @@ export interface ProvisionPayload {
   product: string;
   accountId: string;
   plan: string;
+  /** Absent on rows written before dunning existed: those only set the plan. */
+  status?: 'active' | 'suspended';
+  /**
+   * Set when the account may be suspended in the product (we told it so, or a pending row was about to):
+   * only then does delivery call `/resume`, so billing never lifts a suspension an operator made by hand.
+   */
+  resume?: boolean;
 }
 
 export interface AlertPayload {
@@ -39,16 +46,25 @@ export function backoffMs(attempts: number): number {
   return Math.min(5000 * 2 ** Math.min(attempts, 20), MAX_BACKOFF_MS);
 }
 
-export function enqueueProvision(repo: Repository, payload: ProvisionPayload, at: Date) {
-  repo.enqueue({
-    id: newId('obx'),
-    kind: 'provision',
-    // One pending plan change per account and product: a newer one replaces an undelivered older one, so a
-    // late delivery can never put back a plan the account no longer has.
-    dedupeKey: `provision:${payload.product}:${payload.accountId}`,
-    payload,
-    at: at.toISOString(),
-  });
+export function enqueueProvision(
+  repo: Repository,
+  payload: ProvisionPayload,
+  at: Date,
+  previousStatus: 'active' | 'suspended' = 'active',
+) {
+  // One pending plan change per account and product: a newer one replaces an undelivered older one, so a
+  // late delivery can never put back a plan the account no longer has.
+  const dedupeKey = `provision:${payload.product}:${payload.accountId}`;
+  let row = payload;
+  if (payload.status !== 'suspended') {
+    // A replaced row may have been the suspension (or the resume) the product still has to hear about.
+    const pending = repo.pendingByKey(dedupeKey);
+    const replaced = pending ? (JSON.parse(pending.payload) as ProvisionPayload) : undefined;
+    const resume =
+      previousStatus === 'suspended' || replaced?.status === 'suspended' || replaced?.resume === true;
+    row = { ...payload, status: 'active', ...(resume ? { resume: true } : {}) };
+  }
+  repo.enqueue({ id: newId('obx'), kind: 'provision', dedupeKey, payload: row, at: at.toISOString() });
 }
 
 /** One outbox row per configured alert channel, so a dead mail server does not hold up the webhook. */
@@ -111,17 +127,26 @@ async function deliver(deps: OutboxDeps, row: OutboxRow): Promise<void> {
     const product = configuredProducts(config).find((p) => p.name === payload.product);
     if (!product)
       throw new Error(`${payload.product} is not configured (set ${payload.product.toUpperCase()}_URL)`);
-    const response = await requestJson(
-      deps.outbound,
-      `${product.url}/internal/accounts/${encodeURIComponent(payload.accountId)}/plan`,
-      {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${config.INTERNAL_TOKEN}` },
-        body: { plan: payload.plan },
-      },
-    );
-    if (response.status !== 200) {
-      throw new Error(`${payload.product} answered ${response.status}: ${response.text.slice(0, 200)}`);
+    const account = `${product.url}/internal/accounts/${encodeURIComponent(payload.accountId)}`;
+    const headers = { authorization: `Bearer ${config.INTERNAL_TOKEN}` };
+    // Plan first, then the account's status: both calls are idempotent, so a row that fails half-way is
+    // simply sent again whole.
+    const calls: Array<{ method: 'PUT' | 'POST'; url: string; body?: unknown }> = [
+      { method: 'PUT', url: `${account}/plan`, body: { plan: payload.plan } },
+      ...(payload.status === 'suspended' ? [{ method: 'POST' as const, url: `${account}/suspend` }] : []),
+      ...(payload.status !== 'suspended' && payload.resume
+        ? [{ method: 'POST' as const, url: `${account}/resume` }]
+        : []),
+    ];
+    for (const call of calls) {
+      const response = await requestJson(deps.outbound, call.url, {
+        method: call.method,
+        headers,
+        ...(call.body === undefined ? {} : { body: call.body }),
+      });
+      if (response.status !== 200) {
+        throw new Error(`${payload.product} answered ${response.status}: ${response.text.slice(0, 200)}`);
+      }
     }
     return;
   }

@@ -46,7 +46,17 @@ export interface SubscriptionRow {
   plan: string | null;
   status: string;
   version: number;
+  /** The latest invoice outcome (`invoice.paid` / `invoice.payment_failed`) and its event's `created`. */
+  invoiceOutcome: 'paid' | 'failed' | null;
+  invoiceVersion: number | null;
   updatedAt: string;
+}
+
+export interface EntitlementRow {
+  product: string;
+  accountId: string;
+  plan: string;
+  status: 'active' | 'suspended';
 }
 
 export interface PostRow {
@@ -159,6 +169,11 @@ export function createRepository(database: StudioDatabase) {
               last_error AS lastError, created_at AS createdAt, delivered_at AS deliveredAt
        FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY created_at, rowid LIMIT ?`,
     ),
+    pendingByKey: db.prepare(
+      `SELECT id, kind, dedupe_key AS dedupeKey, payload, attempts, next_attempt_at AS nextAttemptAt,
+         last_error AS lastError, created_at AS createdAt, delivered_at AS deliveredAt
+       FROM outbox WHERE delivered_at IS NULL AND dedupe_key = ?`,
+    ),
     pendingOutbox: db.prepare(
       `SELECT id, kind, dedupe_key AS dedupeKey, payload, attempts, next_attempt_at AS nextAttemptAt,
               last_error AS lastError, created_at AS createdAt, delivered_at AS deliveredAt
@@ -181,27 +196,33 @@ export function createRepository(database: StudioDatabase) {
        ORDER BY received_at DESC, rowid DESC LIMIT ?`,
     ),
     subscription: db.prepare(
-      `SELECT id, product, account_id AS accountId, price_id AS priceId, plan, status, version, updated_at AS updatedAt
+      `SELECT id, product, account_id AS accountId, price_id AS priceId, plan, status, version,
+         invoice_outcome AS invoiceOutcome, invoice_version AS invoiceVersion, updated_at AS updatedAt
        FROM subscriptions WHERE id = ?`,
     ),
     upsertSubscription: db.prepare(
-      `INSERT INTO subscriptions (id, product, account_id, price_id, plan, status, version, updated_at)
-       VALUES (@id, @product, @accountId, @priceId, @plan, @status, @version, @updatedAt)
+      `INSERT INTO subscriptions (id, product, account_id, price_id, plan, status, version, invoice_outcome,
+         invoice_version, updated_at)
+       VALUES (@id, @product, @accountId, @priceId, @plan, @status, @version, @invoiceOutcome, @invoiceVersion,
+         @updatedAt)
        ON CONFLICT (id) DO UPDATE SET product = excluded.product, account_id = excluded.account_id,
          price_id = excluded.price_id, plan = excluded.plan, status = excluded.status, version = excluded.version,
+         invoice_outcome = excluded.invoice_outcome, invoice_version = excluded.invoice_version,
          updated_at = excluded.updated_at`,
     ),
     subscriptionsOf: db.prepare(
-      `SELECT id, product, account_id AS accountId, price_id AS priceId, plan, status, version, updated_at AS updatedAt
+      `SELECT id, product, account_id AS accountId, price_id AS priceId, plan, status, version,
+         invoice_outcome AS invoiceOutcome, invoice_version AS invoiceVersion, updated_at AS updatedAt
        FROM subscriptions WHERE product = ? AND account_id = ?`,
     ),
-    entitlement: db.prepare('SELECT plan FROM entitlements WHERE product = ? AND account_id = ?'),
+    entitlement: db.prepare('SELECT plan, status FROM entitlements WHERE product = ? AND account_id = ?'),
     upsertEntitlement: db.prepare(
-      `INSERT INTO entitlements (product, account_id, plan, updated_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (product, account_id) DO UPDATE SET plan = excluded.plan, updated_at = excluded.updated_at`,
+      `INSERT INTO entitlements (product, account_id, plan, status, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (product, account_id) DO UPDATE SET plan = excluded.plan, status = excluded.status,
+         updated_at = excluded.updated_at`,
     ),
     allEntitlements: db.prepare(
-      'SELECT product, account_id AS accountId, plan FROM entitlements ORDER BY product, account_id',
+      'SELECT product, account_id AS accountId, plan, status FROM entitlements ORDER BY product, account_id',
     ),
 
     insertPost: db.prepare(
@@ -410,13 +431,18 @@ export function createRepository(database: StudioDatabase) {
       return s.subscriptionsOf.all(product, accountId) as SubscriptionRow[];
     },
     entitlement(product: string, accountId: string) {
-      return (s.entitlement.get(product, accountId) as { plan: string } | undefined)?.plan;
+      return s.entitlement.get(product, accountId) as Pick<EntitlementRow, 'plan' | 'status'> | undefined;
     },
-    saveEntitlement(product: string, accountId: string, plan: string, at: string) {
-      s.upsertEntitlement.run(product, accountId, plan, at);
+    saveEntitlement(entitlement: EntitlementRow, at: string) {
+      const { product, accountId, plan, status } = entitlement;
+      s.upsertEntitlement.run(product, accountId, plan, status, at);
     },
     allEntitlements() {
-      return s.allEntitlements.all() as Array<{ product: string; accountId: string; plan: string }>;
+      return s.allEntitlements.all() as EntitlementRow[];
+    },
+    /** The undelivered outbox row with this coalescing key, if any. */
+    pendingByKey(dedupeKey: string) {
+      return s.pendingByKey.get(dedupeKey) as OutboxRow | undefined;
     },
 
     // ---- content

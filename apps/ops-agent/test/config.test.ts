@@ -52,8 +52,26 @@ describe('ops-agent configuration', () => {
   });
 
   it('refuses half an integration, naming the missing variable', () => {
-    const message = messageOf(() => loadConfig(agentEnv({ GHOST_URL: 'http://127.0.0.1:2368' })));
-    expect(message).toMatch(/GHOST_ADMIN_API_KEY is required because GHOST_URL is set/);
+    const message = messageOf(() => loadConfig(agentEnv({ GHOST_ADMIN_API_KEY: 'abc123:def456' })));
+    expect(message).toMatch(/GHOST_URL is required because GHOST_ADMIN_API_KEY is set/);
+    const listmonk = messageOf(() => loadConfig(agentEnv({ LISTMONK_URL: 'http://127.0.0.1:9000' })));
+    expect(listmonk).toMatch(/LISTMONK_USER is required because LISTMONK_URL is set/);
+    // The token can be stored on the owner's page instead, so it is not demanded at start.
+    expect(listmonk).not.toMatch(/LISTMONK_TOKEN is required/);
+  });
+
+  it('accepts an integration URL whose token is to be stored on the owner page, and reports it not configured until then', () => {
+    const config = loadConfig(agentEnv({ GHOST_URL: 'http://127.0.0.1:2368' }));
+    expect(config.GHOST_ADMIN_API_KEY).toBeUndefined();
+    expect(integrationStatus(config).ghost).toBe('not configured');
+    expect(integrationStatus(config, () => true).ghost).toBe('configured');
+  });
+
+  it('still refuses a storable token set to an empty string, naming it', () => {
+    const message = messageOf(() =>
+      loadConfig(agentEnv({ GHOST_URL: 'http://127.0.0.1:2368', GHOST_ADMIN_API_KEY: '' })),
+    );
+    expect(message).toMatch(/GHOST_ADMIN_API_KEY/);
   });
 
   it('parses STRIPE_PRICES and names a bad price id', () => {

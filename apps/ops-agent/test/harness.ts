@@ -136,6 +136,13 @@ export async function startProduct(name: string) {
       });
       return ((await response.json()) as { plan: string }).plan;
     },
+    /** `active` or `suspended`, as the product's internal contract reports it. */
+    async statusOf(accountId: string) {
+      const response = await fetch(`${url}/internal/accounts/${accountId}`, {
+        headers: { authorization: `Bearer ${INTERNAL_TOKEN}` },
+      });
+      return ((await response.json()) as { status: string }).status;
+    },
   };
 }
 

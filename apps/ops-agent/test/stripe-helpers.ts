@@ -83,6 +83,46 @@ export function checkoutCompletedEvent(input: {
   };
 }
 
+/**
+ * `invoice.paid` / `invoice.payment_failed` in the current API shape: the subscription and its metadata under
+ * `parent.subscription_details`.
+ */
+export function invoiceEvent(input: {
+  type: 'invoice.paid' | 'invoice.payment_failed';
+  subscriptionId: string;
+  created: number;
+  product: string;
+  accountId: string;
+  billingReason?: string;
+  id?: string;
+}) {
+  return {
+    id: input.id ?? eventId(),
+    object: 'event',
+    type: input.type,
+    created: input.created,
+    livemode: false,
+    api_version: '2025-01-27.acacia',
+    data: {
+      object: {
+        id: `in_${input.subscriptionId}_${input.created}`,
+        object: 'invoice',
+        amount_due: 900,
+        amount_paid: input.type === 'invoice.paid' ? 900 : 0,
+        currency: 'usd',
+        billing_reason: input.billingReason ?? 'subscription_cycle',
+        parent: {
+          type: 'subscription_details',
+          subscription_details: {
+            subscription: input.subscriptionId,
+            metadata: { product: input.product, accountId: input.accountId },
+          },
+        },
+      },
+    },
+  };
+}
+
 /** Signs with the real `stripe` package's test signer, at the given Unix time. */
 export function signed(event: object, timestamp: number, secret = WEBHOOK_SECRET) {
   const payload = JSON.stringify(event);

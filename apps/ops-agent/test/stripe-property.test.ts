@@ -1,8 +1,15 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { grantedPlan } from '../src/billing/billing';
+import { entitlementOf } from '../src/billing/billing';
 import { admin, startAgent, tempDir } from './harness';
-import { checkoutCompletedEvent, PRICES, signed, stripeEnv, subscriptionEvent } from './stripe-helpers';
+import {
+  checkoutCompletedEvent,
+  invoiceEvent,
+  PRICES,
+  signed,
+  stripeEnv,
+  subscriptionEvent,
+} from './stripe-helpers';
 
 /** mulberry32: a seeded generator, so a failure names a seed that reproduces it. */
 function random(seed: number) {
@@ -61,23 +68,62 @@ function generate(seed: number, lifecycles: number) {
       );
       status = status === 'trialing' ? 'trialing' : 'active';
     }
-    const updates = Math.floor(rand() * 5);
-    for (let u = 0; u < updates; u += 1) {
+    const updated = (next: string) =>
+      subscriptionEvent({
+        type: 'customer.subscription.updated',
+        subscriptionId,
+        status: next,
+        created: t,
+        priceId,
+        product,
+        accountId,
+      });
+    const invoice = (type: 'invoice.paid' | 'invoice.payment_failed') =>
+      invoiceEvent({ type, subscriptionId, created: t, product, accountId });
+    // Stripe sends "customer.subscription.updated" with each dunning transition, but an endpoint may lose one
+    // (or not subscribe to it): then only the invoice events tell the story.
+    const maybeUpdated = (next: string) => {
+      if (rand() < 0.7) lifecycle.push(updated(next));
+    };
+    const steps = Math.floor(rand() * 5);
+    for (let u = 0; u < steps; u += 1) {
       t += 1 + Math.floor(rand() * 100);
+      if ((status === 'active' || status === 'trialing') && rand() < 0.35) {
+        // Dunning: the renewal fails, Stripe retries (each retry that fails is another invoice event)...
+        status = 'past_due';
+        lifecycle.push(invoice('invoice.payment_failed'));
+        maybeUpdated(status);
+        const retries = Math.floor(rand() * 3);
+        for (let r = 0; r < retries; r += 1) {
+          t += 1 + Math.floor(rand() * 100);
+          lifecycle.push(invoice('invoice.payment_failed'));
+        }
+        const outcome = rand();
+        if (outcome < 0.4) {
+          // ...and a retry succeeds,
+          t += 1 + Math.floor(rand() * 100);
+          status = 'active';
+          lifecycle.push(invoice('invoice.paid'));
+          maybeUpdated(status);
+        } else if (outcome < 0.8) {
+          // ...or they run out and the subscription is left unpaid (suspended), maybe paid for later,
+          t += 1 + Math.floor(rand() * 100);
+          status = 'unpaid';
+          lifecycle.push(updated(status));
+          if (rand() < 0.5) {
+            t += 1 + Math.floor(rand() * 100);
+            status = 'active';
+            lifecycle.push(invoice('invoice.paid'));
+            maybeUpdated(status);
+          }
+        }
+        // ...or the story goes on past_due (still in the grace period), or a cancellation below ends it.
+        continue;
+      }
       status = pick(['active', 'active', 'past_due', 'unpaid', 'trialing']);
       const samePrice = PRICES[priceId].product;
       priceId = pick(priceIds.filter((candidate) => PRICES[candidate].product === samePrice));
-      lifecycle.push(
-        subscriptionEvent({
-          type: 'customer.subscription.updated',
-          subscriptionId,
-          status,
-          created: t,
-          priceId,
-          product,
-          accountId,
-        }),
-      );
+      lifecycle.push(updated(status));
     }
     if (rand() < 0.4) {
       t += 1 + Math.floor(rand() * 100);
@@ -105,13 +151,15 @@ function generate(seed: number, lifecycles: number) {
     const j = Math.floor(rand() * (i + 1));
     [events[i], events[j]] = [events[j] as object, events[i] as object];
   }
-  const expected = new Map<string, string>();
+  const expected = new Map<string, { plan: string; status: string }>();
   const byAccount = new Map<string, Array<{ status: string; plan: string }>>();
   for (const final of finals) {
     const key = `${final.product}/${final.accountId}`;
     byAccount.set(key, [...(byAccount.get(key) ?? []), final]);
   }
-  for (const [key, subscriptions] of byAccount) expected.set(key, grantedPlan(subscriptions));
+  // The oracle is Stripe's final subscription status alone (no invoice hints): what the agent pieced together
+  // from shuffled, duplicated, partly missing events must match it.
+  for (const [key, subscriptions] of byAccount) expected.set(key, entitlementOf(subscriptions));
   return { events, expected };
 }
 
@@ -130,23 +178,35 @@ describe('Stripe lifecycles, shuffled and duplicated', () => {
     }
     await app.ops.settled();
     const state = (await app.inject({ method: 'GET', url: '/billing/events', headers: admin })).json();
-    const actual = new Map<string, string>(
-      state.entitlements.map((row: { product: string; accountId: string; plan: string }) => [
+    const actual = new Map<string, { plan: string; status: string }>(
+      state.entitlements.map((row: { product: string; accountId: string; plan: string; status: string }) => [
         `${row.product}/${row.accountId}`,
-        row.plan,
+        { plan: row.plan, status: row.status },
       ]),
     );
-    const mismatches = [...expected].filter(([key, plan]) => actual.get(key) !== plan);
+    const mismatches = [...expected].filter(([key, want]) => {
+      const got = actual.get(key);
+      return got?.plan !== want.plan || got.status !== want.status;
+    });
     expect(mismatches.slice(0, 5), `seed ${seed}: ${mismatches.length} accounts differ`).toEqual([]);
     expect(actual.size).toBe(expected.size);
     // What the products will be told: one pending plan per account, equal to its entitlement.
     const pending = app.ops.repo.pendingOutbox().map((row) => JSON.parse(row.payload));
     const told = new Map(
-      pending.map((p: { product: string; accountId: string; plan: string }) => [
+      pending.map((p: { product: string; accountId: string; plan: string; status: string }) => [
         `${p.product}/${p.accountId}`,
-        p.plan,
+        p,
       ]),
     );
-    expect([...expected].filter(([key, plan]) => told.get(key) !== plan)).toEqual([]);
+    expect(
+      [...expected].filter(
+        ([key, want]) => told.get(key)?.plan !== want.plan || told.get(key)?.status !== want.status,
+      ),
+    ).toEqual([]);
+    // The lifecycles do reach every state: a grace period, a suspension, a recovery.
+    const statuses = new Set([...expected.values()].map((want) => `${want.plan}/${want.status}`));
+    expect(statuses).toContain('free/suspended');
+    expect(statuses).toContain('pro/active');
+    expect(events.some((event) => (event as { type: string }).type === 'invoice.paid')).toBe(true);
   }, 60_000);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { admin, json, startAgent, startProduct, startReceiver } from './harness';
-import { checkoutCompletedEvent, signed, stripeEnv, subscriptionEvent } from './stripe-helpers';
+import { checkoutCompletedEvent, invoiceEvent, signed, stripeEnv, subscriptionEvent } from './stripe-helpers';
 
 async function setup() {
   const product = await startProduct('cronping');
@@ -38,7 +38,20 @@ async function setup() {
       product: 'cronping',
       accountId,
     });
-  return { product, accountId, ...agent, now, send, state, sub };
+  const invoice = (
+    type: 'invoice.paid' | 'invoice.payment_failed',
+    created: number,
+    billingReason?: string,
+  ) =>
+    invoiceEvent({
+      type,
+      subscriptionId: 'sub_1',
+      created,
+      product: 'cronping',
+      accountId,
+      ...(billingReason ? { billingReason } : {}),
+    });
+  return { product, accountId, ...agent, now, send, state, sub, invoice };
 }
 
 describe('Stripe webhooks', () => {
@@ -50,7 +63,7 @@ describe('Stripe webhooks', () => {
     expect(await product.planOf(accountId)).toBe('pro');
     const { items, entitlements, outbox } = await state();
     expect(items[0].summary).toBe(`cronping/${accountId} → pro`);
-    expect(entitlements).toEqual([{ product: 'cronping', accountId, plan: 'pro' }]);
+    expect(entitlements).toEqual([{ product: 'cronping', accountId, plan: 'pro', status: 'active' }]);
     expect(outbox).toEqual([]);
   });
 
@@ -143,32 +156,88 @@ describe('Stripe webhooks', () => {
     expect((await state()).outbox).toEqual([]);
   });
 
-  it('records invoice events for the owner without changing the plan', async () => {
-    const { send, state, now } = await setup();
-    const invoice = (type: string, id: string) => ({
-      id,
-      object: 'event',
-      type,
-      created: now(),
-      data: {
-        object: {
-          id: 'in_1',
-          object: 'invoice',
-          amount_paid: 900,
-          amount_due: 900,
-          currency: 'usd',
-          subscription: 'sub_1',
-        },
-      },
-    });
-    await send(invoice('invoice.paid', 'evt_invoice_paid'));
-    await send(invoice('invoice.payment_failed', 'evt_invoice_failed'));
-    const { items, entitlements } = await state();
-    expect(items.map((item: { summary: string }) => item.summary)).toEqual([
-      'invoice in_1 payment failed (900 usd)',
-      'invoice in_1 paid (900 usd)',
+  it('keeps the plan while a payment is retried (past_due), suspends when unpaid, resumes when paid', async () => {
+    const { product, accountId, send, state, sub, now, invoice } = await setup();
+    const t = now();
+    await send(sub('customer.subscription.created', 'active', t));
+    expect(await product.planOf(accountId)).toBe('pro');
+
+    // Stripe's dunning: the renewal fails and is retried for days. Only the invoice event arrives here (the
+    // subscription's own "updated" is lost): the account keeps its plan during the grace period.
+    await send(invoice('invoice.payment_failed', t + 10));
+    expect(await product.planOf(accountId)).toBe('pro');
+    expect(await product.statusOf(accountId)).toBe('active');
+
+    // Retries exhausted, Stripe leaves the subscription unpaid: free plan and suspended in the product.
+    await send(sub('customer.subscription.updated', 'unpaid', t + 20));
+    expect(await product.planOf(accountId)).toBe('free');
+    expect(await product.statusOf(accountId)).toBe('suspended');
+    expect((await state()).entitlements).toEqual([
+      { product: 'cronping', accountId, plan: 'free', status: 'suspended' },
     ]);
-    expect(entitlements).toEqual([]);
+
+    // The customer pays: the invoice alone resumes the account with its plan.
+    await send(invoice('invoice.paid', t + 30));
+    expect(await product.planOf(accountId)).toBe('pro');
+    expect(await product.statusOf(accountId)).toBe('active');
+    const { items, entitlements, outbox } = await state();
+    expect(entitlements).toEqual([{ product: 'cronping', accountId, plan: 'pro', status: 'active' }]);
+    expect(outbox).toEqual([]);
+    expect(items.map((item: { summary: string }) => item.summary)).toEqual([
+      `invoice in_sub_1_${t + 30} paid (900 usd): cronping/${accountId} → pro`,
+      `cronping/${accountId} → free, suspended`,
+      `invoice in_sub_1_${t + 10} payment failed (900 usd): cronping/${accountId} stays pro`,
+      `cronping/${accountId} → pro`,
+    ]);
+  });
+
+  it('converges on the same dunning story delivered backwards, never suspending a paying account', async () => {
+    const { product, accountId, send, sub, now, invoice, app } = await setup();
+    const t = now();
+    await send(invoice('invoice.paid', t + 30));
+    await send(sub('customer.subscription.updated', 'unpaid', t + 20));
+    await send(invoice('invoice.payment_failed', t + 10));
+    await send(sub('customer.subscription.created', 'active', t));
+    expect(await product.planOf(accountId)).toBe('pro');
+    expect(await product.statusOf(accountId)).toBe('active');
+    expect(app.ops.repo.allEntitlements()).toEqual([
+      { product: 'cronping', accountId, plan: 'pro', status: 'active' },
+    ]);
+  });
+
+  it('drops a subscription canceled by dunning to free without suspending it; a late payment failure changes nothing', async () => {
+    const { product, accountId, send, sub, now, invoice } = await setup();
+    const t = now();
+    await send(sub('customer.subscription.created', 'active', t));
+    await send(sub('customer.subscription.deleted', 'canceled', t + 20));
+    await send(invoice('invoice.payment_failed', t + 10));
+    await send(invoice('invoice.payment_failed', t + 30));
+    expect(await product.planOf(accountId)).toBe('free');
+    expect(await product.statusOf(accountId)).toBe('active');
+  });
+
+  it('ignores a failed first invoice: the subscription stays incomplete, nothing to dun', async () => {
+    const { product, accountId, send, sub, now, invoice, state } = await setup();
+    const t = now();
+    await send(sub('customer.subscription.created', 'incomplete', t));
+    const response = await send(invoice('invoice.payment_failed', t + 1, 'subscription_create'));
+    expect(response.statusCode).toBe(200);
+    expect(await product.planOf(accountId)).toBe('free');
+    expect((await state()).items[0].summary).toMatch(/; first invoice$/);
+  });
+
+  it('retries a suspension the product could not take, until it does', async () => {
+    const { product, accountId, send, sub, now, app, clock, state } = await setup();
+    const t = now();
+    await send(sub('customer.subscription.created', 'active', t));
+    await product.stop();
+    await send(sub('customer.subscription.updated', 'unpaid', t + 20));
+    expect((await state()).outbox).toHaveLength(1);
+    await product.start();
+    clock.advance(10 * 60_000);
+    await app.ops.runOutbox();
+    expect(await product.statusOf(accountId)).toBe('suspended');
+    expect((await state()).outbox).toEqual([]);
   });
 
   it('answers 503 when Stripe is not configured', async () => {

@@ -3,9 +3,11 @@ import os from 'node:os';
 import { checkHealth, type HealthCheckOutcome } from '@studio/health';
 import type { OutboundClient } from '@studio/service-kit/outbound';
 import type { FastifyBaseLogger } from 'fastify';
+import { Agent, type Dispatcher } from 'undici';
 import type { Clock } from '../clock';
 import { type Config, configuredProducts, integrationStatus } from '../config';
 import { newId } from '../ids';
+import type { TokenStore } from '../integrations/tokens';
 import { describeError } from '../outbound';
 import { enqueueAlert } from '../outbox';
 import type { HealthStatus, IncidentRow, Repository } from '../repository';
@@ -65,6 +67,20 @@ export interface AuditDeps {
   clock: Clock;
   outbound: OutboundClient;
   log: FastifyBaseLogger;
+  tokens?: TokenStore;
+  /** Dispatcher for the products' /health reads: see `createHealthDispatcher`. */
+  healthDispatcher?: Dispatcher;
+}
+
+/**
+ * The health checks' own dispatcher, with keep-alive off (`pipelining: 0`, undici's documented switch): every
+ * check opens a fresh connection. A socket kept alive from the previous audit to a product that has since
+ * stopped fails as "other side closed (UND_ERR_SOCKET)"; a fresh one names the refused connection
+ * (ECONNREFUSED), which is what the incident should say, and it proves the product still accepts
+ * connections at all. An audit is a handful of requests every 30 s, so the lost reuse costs nothing.
+ */
+export function createHealthDispatcher(connectTimeoutMs: number): Dispatcher {
+  return new Agent({ pipelining: 0, connect: { timeout: connectTimeoutMs } });
 }
 
 const rank: Record<HealthStatus, number> = { pass: 0, warn: 1, fail: 2 };
@@ -179,10 +195,11 @@ async function blogFacts(deps: AuditDeps): Promise<AuditReport['blog']> {
 async function auditProduct(deps: AuditDeps, name: string, url: string): Promise<ProductResult> {
   const { config } = deps;
   const timeoutMs = config.AUDIT_TIMEOUT_MS;
+  const dispatcher = deps.healthDispatcher ? { dispatcher: deps.healthDispatcher } : {};
   const [direct, viaCaddy] = await Promise.all([
-    checkHealth(`${url}/health`, { timeoutMs }),
+    checkHealth(`${url}/health`, { timeoutMs, ...dispatcher }),
     config.CADDY_URL
-      ? checkHealth(`${config.CADDY_URL}/${name}/health`, { timeoutMs })
+      ? checkHealth(`${config.CADDY_URL}/${name}/health`, { timeoutMs, ...dispatcher })
       : Promise.resolve(undefined),
   ]);
   const directJudgement = judge(direct, config.AUDIT_SLOW_MS, name, config.AUDIT_RULES);
@@ -300,7 +317,10 @@ export async function runAudit(deps: AuditDeps): Promise<AuditReport> {
     products,
     host,
     blog,
-    integrations: integrationStatus(config),
+    integrations: integrationStatus(
+      config,
+      deps.tokens ? (name) => deps.tokens?.has(name) ?? false : undefined,
+    ),
     incidents: { opened: [], resolved: [] },
   };
   repo.transaction(() => {

@@ -13,12 +13,22 @@ import type { SubscriptionRow } from '../repository';
  * the durable outbox.
  */
 
-/** Statuses in which a subscription still grants its plan. past_due is Stripe's retry window: keep access. */
+/**
+ * Statuses in which a subscription still grants its plan. past_due is Stripe's dunning window (Smart Retries
+ * over days): the customer keeps the plan while Stripe retries, and that window is the grace period.
+ */
 const grantingStatuses = new Set(['active', 'trialing', 'past_due']);
+/**
+ * Dunning ran out and Stripe left the subscription open with unpaid invoices: the account is suspended in the
+ * product (`/suspend`) until an invoice is paid. A canceled subscription is a customer who left: free plan,
+ * not suspended.
+ */
+const suspendingStatuses = new Set(['unpaid']);
 /** Stripe never brings these back: a later "updated" for a canceled subscription cannot reactivate it. */
 const terminalStatuses = new Set(['canceled', 'incomplete_expired']);
 /** Tie-break for two observations in the same second: the later stage of the lifecycle wins. */
 const lifecycleRank: Record<string, number> = {
+  unknown: -1,
   incomplete: 0,
   trialing: 1,
   active: 2,
@@ -48,16 +58,88 @@ export function supersedes(current: SubscriptionRow | undefined, next: Observati
   return (lifecycleRank[next.status] ?? 0) > (lifecycleRank[current.status] ?? 0);
 }
 
-export function grantedPlan(subscriptions: Array<Pick<SubscriptionRow, 'status' | 'plan'>>): string {
+type InvoiceOutcome = 'paid' | 'failed';
+
+/** True when the invoice outcome `next`@`version` is later news than the one stored (paid wins a tie). */
+export function newerInvoice(
+  current: Pick<SubscriptionRow, 'invoiceOutcome' | 'invoiceVersion'> | undefined,
+  next: InvoiceOutcome,
+  version: number,
+): boolean {
+  if (!current?.invoiceOutcome || current.invoiceVersion === null) return true;
+  if (version !== current.invoiceVersion) return version > current.invoiceVersion;
+  return next === 'paid' && current.invoiceOutcome === 'failed';
+}
+
+/**
+ * The subscription's status, with the latest invoice outcome applied when it is newer than the last
+ * subscription event: a failed renewal puts an active subscription past_due, a paid invoice brings a
+ * past_due/unpaid one back to active (as Stripe does). So a lost or unsubscribed `customer.subscription.updated`
+ * does not leave an account on a plan it stopped paying for, or suspended after it paid. Each input is kept
+ * as its own latest value, so the result does not depend on arrival order.
+ */
+export function effectiveStatus(
+  subscription: Pick<SubscriptionRow, 'status' | 'version'> &
+    Partial<Pick<SubscriptionRow, 'invoiceOutcome' | 'invoiceVersion'>>,
+): string {
+  const { status, version, invoiceOutcome, invoiceVersion } = subscription;
+  if (
+    terminalStatuses.has(status) ||
+    !invoiceOutcome ||
+    invoiceVersion == null ||
+    invoiceVersion <= version
+  ) {
+    return status;
+  }
+  if (invoiceOutcome === 'failed' && ['active', 'trialing', 'unknown'].includes(status)) return 'past_due';
+  if (invoiceOutcome === 'paid' && ['past_due', 'unpaid', 'incomplete', 'unknown'].includes(status)) {
+    return 'active';
+  }
+  return status;
+}
+
+type Granting = Pick<SubscriptionRow, 'status' | 'plan'> &
+  Partial<Pick<SubscriptionRow, 'version' | 'invoiceOutcome' | 'invoiceVersion'>>;
+
+function statusOf(subscription: Granting): string {
+  return effectiveStatus({ ...subscription, version: subscription.version ?? 0 });
+}
+
+export function grantedPlan(subscriptions: Granting[]): string {
   let best = 'free';
   for (const subscription of subscriptions) {
-    if (!subscription.plan || !grantingStatuses.has(subscription.status)) continue;
+    if (!subscription.plan || !grantingStatuses.has(statusOf(subscription))) continue;
     if ((planRank[subscription.plan] ?? 0) > (planRank[best] ?? 0)) best = subscription.plan;
   }
   return best;
 }
 
+/**
+ * What a product account is entitled to: the best plan among its granting subscriptions; suspended when none
+ * grants anything and one is unpaid (a second, paid subscription keeps the account open).
+ */
+export function entitlementOf(subscriptions: Granting[]): { plan: string; status: 'active' | 'suspended' } {
+  const plan = grantedPlan(subscriptions);
+  const granting = subscriptions.some((s) => s.plan && grantingStatuses.has(statusOf(s)));
+  const unpaid = subscriptions.some((s) => s.plan && suspendingStatuses.has(statusOf(s)));
+  return { plan, status: !granting && unpaid ? 'suspended' : 'active' };
+}
+
 type Metadata = Record<string, string> | null | undefined;
+
+/** The invoice fields we read, across API versions (`subscription` moved under `parent` in 2025-03-31). */
+interface InvoiceFields {
+  id?: string;
+  amount_paid?: number;
+  amount_due?: number;
+  currency?: string | null;
+  billing_reason?: string | null;
+  subscription?: string | { id: string } | null;
+  subscription_details?: { metadata?: Metadata } | null;
+  parent?: {
+    subscription_details?: { subscription?: string | { id: string } | null; metadata?: Metadata } | null;
+  } | null;
+}
 
 function idOf(value: string | { id: string } | null | undefined): string | null {
   if (!value) return null;
@@ -117,6 +199,8 @@ export function createBilling(ops: Ops, stripeConfig: StripeConfig | undefined) 
       plan: mapped?.plan ?? current?.plan ?? null,
       status: observation.status,
       version: observation.version,
+      invoiceOutcome: current?.invoiceOutcome ?? null,
+      invoiceVersion: current?.invoiceVersion ?? null,
       updatedAt: clock.now().toISOString(),
     };
     repo.saveSubscription(row);
@@ -127,16 +211,50 @@ export function createBilling(ops: Ops, stripeConfig: StripeConfig | undefined) 
   // Set by reconcile when the current event queued a plan change, so the route only wakes the outbox then.
   let queuedChange = false;
 
-  /** Derives the account's plan from all its subscriptions and queues a change for the product. */
+  /** Records an invoice outcome on its subscription (a placeholder row when the invoice comes first). */
+  function observeInvoice(input: {
+    subscriptionId: string;
+    outcome: InvoiceOutcome;
+    version: number;
+    product: string | null;
+    accountId: string | null;
+  }): string {
+    const current = repo.subscription(input.subscriptionId);
+    const product = current?.product ?? input.product;
+    const accountId = current?.accountId ?? input.accountId;
+    if (!newerInvoice(current, input.outcome, input.version)) {
+      return `ignored: older than invoice ${current?.invoiceOutcome}@${current?.invoiceVersion}`;
+    }
+    repo.saveSubscription({
+      id: input.subscriptionId,
+      product,
+      accountId,
+      priceId: current?.priceId ?? null,
+      plan: current?.plan ?? null,
+      // Not seen yet: the subscription's own events fill in status and plan, whatever order they come in.
+      status: current?.status ?? 'unknown',
+      version: current?.version ?? 0,
+      invoiceOutcome: input.outcome,
+      invoiceVersion: input.version,
+      updatedAt: clock.now().toISOString(),
+    });
+    if (product && accountId) return reconcile(product, accountId);
+    return `invoice ${input.outcome}; owner not known yet`;
+  }
+
+  /** Derives the account's entitlement from all its subscriptions and queues a change for the product. */
   function reconcile(product: string, accountId: string): string {
-    const plan = grantedPlan(repo.subscriptionsOf(product, accountId));
+    const next = entitlementOf(repo.subscriptionsOf(product, accountId));
     const previous = repo.entitlement(product, accountId);
-    if (previous === plan) return `${product}/${accountId} stays ${plan}`;
+    const label = next.status === 'suspended' ? `${next.plan}, suspended` : next.plan;
+    if (previous?.plan === next.plan && previous.status === next.status) {
+      return `${product}/${accountId} stays ${label}`;
+    }
     const at = clock.now();
-    repo.saveEntitlement(product, accountId, plan, at.toISOString());
-    enqueueProvision(repo, { product, accountId, plan }, at);
+    repo.saveEntitlement({ product, accountId, ...next }, at.toISOString());
+    enqueueProvision(repo, { product, accountId, ...next }, at, previous?.status ?? 'active');
     queuedChange = true;
-    return `${product}/${accountId} → ${plan}`;
+    return `${product}/${accountId} → ${label}`;
   }
 
   function effectOf(event: Stripe.Event): string {
@@ -174,10 +292,25 @@ export function createBilling(ops: Ops, stripeConfig: StripeConfig | undefined) 
       }
       case 'invoice.paid':
       case 'invoice.payment_failed': {
-        // The subscription's own events carry the status change (past_due, unpaid, active again); the
-        // invoice is recorded for the owner's page.
-        const invoice = event.data.object;
-        return `invoice ${invoice.id} ${event.type === 'invoice.paid' ? 'paid' : 'payment failed'} (${invoice.amount_paid ?? invoice.amount_due} ${invoice.currency ?? ''})`.trim();
+        const invoice = event.data.object as InvoiceFields;
+        const paid = event.type === 'invoice.paid';
+        const label =
+          `invoice ${invoice.id} ${paid ? 'paid' : 'payment failed'} (${paid ? invoice.amount_paid : invoice.amount_due} ${invoice.currency ?? ''})`.trim();
+        // Newer API versions put the subscription under parent.subscription_details; older ones at the top.
+        const details = invoice.parent?.subscription_details;
+        const subscriptionId = idOf(details?.subscription ?? invoice.subscription ?? null);
+        if (!subscriptionId) return `${label}; no subscription`;
+        // A first invoice that fails leaves the subscription incomplete (its own events say so): no dunning.
+        if (!paid && invoice.billing_reason === 'subscription_create') return `${label}; first invoice`;
+        const metadata = (details?.metadata ?? invoice.subscription_details?.metadata) as Metadata;
+        const effect = observeInvoice({
+          subscriptionId,
+          outcome: paid ? 'paid' : 'failed',
+          version: event.created,
+          product: metadata?.product ?? null,
+          accountId: metadata?.accountId ?? null,
+        });
+        return `${label}: ${effect}`;
       }
       default:
         return 'not handled';

@@ -121,32 +121,46 @@ export function toQueueView(item: QueueItemRow) {
 
 export function createPipeline(ops: Ops) {
   const { config, repo, clock, outbound } = ops;
-  const ghost =
-    config.GHOST_URL && config.GHOST_ADMIN_API_KEY
-      ? createGhostClient({ url: config.GHOST_URL, adminApiKey: config.GHOST_ADMIN_API_KEY, outbound, clock })
-      : undefined;
-  const devto = config.DEVTO_API_KEY
-    ? createDevtoClient({ url: config.DEVTO_URL, apiKey: config.DEVTO_API_KEY, outbound })
-    : undefined;
-  const listmonk =
-    config.LISTMONK_URL && config.LISTMONK_USER && config.LISTMONK_TOKEN
-      ? createListmonkClient({
-          url: config.LISTMONK_URL,
-          user: config.LISTMONK_USER,
-          token: config.LISTMONK_TOKEN,
-          listIds: config.LISTMONK_LIST_IDS,
-          outbound,
-        })
-      : undefined;
-  const plausible =
-    config.PLAUSIBLE_URL && config.PLAUSIBLE_API_KEY && config.PLAUSIBLE_SITE_ID
-      ? createPlausibleClient({
-          url: config.PLAUSIBLE_URL,
-          apiKey: config.PLAUSIBLE_API_KEY,
-          siteId: config.PLAUSIBLE_SITE_ID,
-          outbound,
-        })
-      : undefined;
+  const { tokens } = ops;
+  /**
+   * Clients are built from the token in force at each use (the environment's, else the one stored on the
+   * owner's page), and kept while that token stays the same.
+   */
+  function cached<Client>(build: () => { key: string; create: () => Client } | undefined) {
+    let last: { key: string; client: Client } | undefined;
+    return (): Client | undefined => {
+      const wanted = build();
+      if (!wanted) return undefined;
+      if (last?.key !== wanted.key) last = { key: wanted.key, client: wanted.create() };
+      return last.client;
+    };
+  }
+  const ghostClient = cached(() => {
+    const adminApiKey = tokens.get('GHOST_ADMIN_API_KEY');
+    const url = config.GHOST_URL;
+    if (!url || !adminApiKey) return undefined;
+    return { key: adminApiKey, create: () => createGhostClient({ url, adminApiKey, outbound, clock }) };
+  });
+  const devtoClient = cached(() => {
+    const apiKey = tokens.get('DEVTO_API_KEY');
+    if (!apiKey) return undefined;
+    return { key: apiKey, create: () => createDevtoClient({ url: config.DEVTO_URL, apiKey, outbound }) };
+  });
+  const listmonkClient = cached(() => {
+    const token = tokens.get('LISTMONK_TOKEN');
+    const { LISTMONK_URL: url, LISTMONK_USER: user } = config;
+    if (!url || !user || !token) return undefined;
+    return {
+      key: token,
+      create: () => createListmonkClient({ url, user, token, listIds: config.LISTMONK_LIST_IDS, outbound }),
+    };
+  });
+  const plausibleClient = cached(() => {
+    const apiKey = tokens.get('PLAUSIBLE_API_KEY');
+    const { PLAUSIBLE_URL: url, PLAUSIBLE_SITE_ID: siteId } = config;
+    if (!url || !siteId || !apiKey) return undefined;
+    return { key: apiKey, create: () => createPlausibleClient({ url, apiKey, siteId, outbound }) };
+  });
 
   const postOr404 = (id: string) => {
     const post = repo.post(id);
@@ -170,7 +184,9 @@ export function createPipeline(ops: Ops) {
     }
     try {
       if (channel === 'devto') {
-        if (!devto) throw new Error('Dev.to is not configured (set DEVTO_API_KEY)');
+        const devto = devtoClient();
+        if (!devto)
+          throw new Error('Dev.to is not configured (set DEVTO_API_KEY or store the key on the owner page)');
         const post = postOr404(item.postId);
         const article = await devto.publishArticle({
           title: item.title,
@@ -180,6 +196,7 @@ export function createPipeline(ops: Ops) {
         });
         save({ id: item.id, status: 'sent', externalId: article.id, externalUrl: article.url });
       } else if (channel === 'listmonk') {
+        const listmonk = listmonkClient();
         if (!listmonk)
           throw new Error('Listmonk is not configured (set LISTMONK_URL, LISTMONK_USER, LISTMONK_TOKEN)');
         let campaignId = item.externalId;
@@ -199,8 +216,13 @@ export function createPipeline(ops: Ops) {
   }
 
   return {
-    ghostConfigured: ghost !== undefined,
-    plausible,
+    get ghostConfigured() {
+      return ghostClient() !== undefined;
+    },
+    /** The Plausible client when its URL, site id and key (environment or stored) are all there. */
+    get plausible() {
+      return plausibleClient();
+    },
 
     createPost(input: { title: string; slug?: string; markdown: string; tags?: string[] }): PostRow {
       const slug = input.slug ?? slugify(input.title);
@@ -222,10 +244,11 @@ export function createPipeline(ops: Ops) {
 
     async publish(id: string): Promise<{ ghostId: string; url: string; htmlLength: number }> {
       const post = postOr404(id);
+      const ghost = ghostClient();
       if (!ghost)
         throw new AppError(
           'service_unavailable',
-          'Ghost is not configured (set GHOST_URL and GHOST_ADMIN_API_KEY)',
+          'Ghost is not configured (set GHOST_URL, and GHOST_ADMIN_API_KEY or the key on the owner page)',
         );
       if (post.html.trim() === '') throw new AppError('unprocessable', 'The post renders to an empty body');
       try {
@@ -268,7 +291,8 @@ export function createPipeline(ops: Ops) {
         const item = repo.queueItem(id)!;
         // The newsletter exists in Listmonk as a draft straight away (the owner can preview it there); it is
         // only started after approval.
-        if (channel === 'listmonk' && listmonk && !item.externalId && item.status === 'pending') {
+        const listmonk = channel === 'listmonk' ? listmonkClient() : undefined;
+        if (listmonk && !item.externalId && item.status === 'pending') {
           try {
             const campaign = await listmonk.createDraft({
               name: item.title,
@@ -319,7 +343,7 @@ export function createPipeline(ops: Ops) {
 
     /** Recovery: posts whose publish failed (Ghost down, empty body stored) are published again. */
     async retryFailedPublishes(limit = 3): Promise<CycleAction[]> {
-      if (!ghost) return [];
+      if (!ghostClient()) return [];
       const failed = repo
         .listPosts()
         .filter((post) => post.status === 'failed')

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { type AuditReport, productHistory } from '../audit/audit';
 import { configuredProducts, integrationStatus } from '../config';
 import type { Pipeline } from '../content/pipeline';
+import { isStorableToken, storableTokenNames, storableTokens } from '../integrations/tokens';
 import { describeError } from '../outbound';
 import type { SessionRow } from '../repository';
 import { verifyPassword } from './password';
@@ -275,6 +276,47 @@ export function registerOwnerPage(app: ServiceInstance, options: { vault: Vault;
       return redirect(reply, `./?notice=${encodeURIComponent(`Audit ${report.status}`)}`);
     });
 
+    const tokenName = z
+      .string()
+      .max(100)
+      .refine(isStorableToken, { message: `must be one of ${storableTokenNames.join(', ')}` });
+    page.post(
+      '/ui-token',
+      { schema: { ...hide, body: formWith({ name: tokenName, value: z.string().trim().min(1).max(1000) }) } },
+      async (request, reply) => {
+        if (!requireOwner(request, reply, request.body.csrf)) return reply;
+        const name = request.body.name;
+        if (!isStorableToken(name)) throw new AppError('bad_request', 'Unknown token');
+        try {
+          ops.tokens.store(name, request.body.value);
+        } catch (error) {
+          // The message names the token and the expected shape, never the value.
+          return redirect(reply, `./?notice=${encodeURIComponent((error as Error).message)}#integrations`);
+        }
+        request.log.info({ token: name }, 'integration token stored');
+        return redirect(
+          reply,
+          `./?notice=${encodeURIComponent(`${storableTokens[name].label} stored`)}#integrations`,
+        );
+      },
+    );
+
+    page.post(
+      '/ui-token-remove',
+      { schema: { ...hide, body: formWith({ name: tokenName }) } },
+      async (request, reply) => {
+        if (!requireOwner(request, reply, request.body.csrf)) return reply;
+        const name = request.body.name;
+        if (!isStorableToken(name)) throw new AppError('bad_request', 'Unknown token');
+        ops.tokens.remove(name);
+        request.log.info({ token: name }, 'integration token removed');
+        return redirect(
+          reply,
+          `./?notice=${encodeURIComponent(`${storableTokens[name].label} removed`)}#integrations`,
+        );
+      },
+    );
+
     page.post('/ui-totp-setup', { schema: { ...hide, body: formWith({}) } }, async (request, reply) => {
       if (!requireOwner(request, reply, request.body.csrf)) return reply;
       if (repo.setting('totp_secret')) throw new AppError('conflict', 'The second factor is already on');
@@ -362,7 +404,12 @@ export function registerOwnerPage(app: ServiceInstance, options: { vault: Vault;
       })),
       billing: repo.recentStripeEvents(20),
       outbox: repo.pendingOutbox(),
-      integrations: integrationStatus(config),
+      integrations: integrationStatus(config, (name) => ops.tokens.has(name)),
+      tokens: storableTokenNames.map((name) => ({
+        name,
+        label: storableTokens[name].label,
+        source: ops.tokens.source(name),
+      })),
       totp: {
         enabled: repo.setting('totp_secret') !== undefined,
         ...(pendingSecret

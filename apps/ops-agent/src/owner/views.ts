@@ -115,6 +115,8 @@ export interface DashboardData {
   billing: Array<{ type: string; receivedAt: string; summary: string }>;
   outbox: Array<{ kind: string; attempts: number; lastError: string | null; nextAttemptAt: string }>;
   integrations: Record<string, string>;
+  /** Storable integration tokens: where each comes from. Never the token itself. */
+  tokens: Array<{ name: string; label: string; source: 'environment' | 'stored' | 'not set' }>;
   totp: { enabled: boolean; pendingSecret?: string; pendingUri?: string };
 }
 
@@ -185,6 +187,21 @@ export function dashboardPage(data: DashboardData): string {
         `<li>${escapeHtml(name)}: <span class="${state === 'configured' ? '' : 'muted'}">${escapeHtml(state)}</span></li>`,
     )
     .join('');
+  // The value is never echoed back: a stored token shows as "stored", and the input stays empty.
+  const tokens = data.tokens
+    .map((token) => {
+      const name = escapeHtml(token.name);
+      const label = escapeHtml(token.label);
+      if (token.source === 'environment') {
+        return `<tr><td>${label}<br><code class="muted">${name}</code></td><td>from the environment (takes precedence)</td><td></td></tr>`;
+      }
+      const remove =
+        token.source === 'stored'
+          ? ` <form class="inline" method="post" action="ui-token-remove">${csrf}<input type="hidden" name="name" value="${name}"><button type="submit">Remove</button></form>`
+          : '';
+      return `<tr data-token="${name}"><td>${label}<br><code class="muted">${name}</code></td><td>${token.source === 'stored' ? 'stored, sealed' : '<span class="muted">not set</span>'}</td><td><form method="post" action="ui-token">${csrf}<input type="hidden" name="name" value="${name}"><input type="password" name="value" autocomplete="off" required aria-label="${label}"><button type="submit">${token.source === 'stored' ? 'Replace' : 'Store'}</button></form>${remove}</td></tr>`;
+    })
+    .join('');
   const totp = data.totp.enabled
     ? `<p>Authenticator second factor is <strong>on</strong>.</p><form method="post" action="ui-totp-disable">${csrf}<label>Current code<input name="code" inputmode="numeric" pattern="[0-9]{6}" required></label><button type="submit">Turn off</button></form>`
     : data.totp.pendingSecret
@@ -200,7 +217,8 @@ export function dashboardPage(data: DashboardData): string {
 <section id="cycles"><h2>Last cycles</h2>${cycles}</section>
 <section id="posts"><h2>Posts</h2>${posts}</section>
 <section id="billing"><h2>Billing events</h2>${billing}${outbox}</section>
-<section id="integrations"><h2>Integrations</h2><ul>${integrations}</ul></section>
+<section id="integrations"><h2>Integrations</h2><ul>${integrations}</ul>
+<h2>Integration tokens</h2><p class="muted">Sealed with AES-256-GCM under OPS_VAULT_KEY. A variable set in the environment wins over a stored token.</p><table>${tokens}</table></section>
 <section id="security"><h2>Security</h2>${totp}</section>
 </main>`,
   );

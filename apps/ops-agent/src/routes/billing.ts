@@ -121,7 +121,14 @@ export function registerBillingRoutes(app: ServiceInstance, billing: Billing) {
                 summary: z.string(),
               }),
             ),
-            entitlements: z.array(z.object({ product: z.string(), accountId: z.string(), plan: z.string() })),
+            entitlements: z.array(
+              z.object({
+                product: z.string(),
+                accountId: z.string(),
+                plan: z.string(),
+                status: z.enum(['active', 'suspended']),
+              }),
+            ),
             outbox: z.array(
               z.object({
                 id: z.string(),
