@@ -19,6 +19,7 @@ export interface BuildOptions {
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}) {
+  const clock = options.clock ?? (() => new Date());
   const app = await createServiceApp({
     config,
     logger: options.logger,
@@ -36,10 +37,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     catalog: plans,
     keyPrefix: 'fb',
     internalToken: config.INTERNAL_TOKEN,
+    // The month a monthly allowance is counted in follows the same clock as everything else.
+    now: clock,
   });
   await app.register(flagbitPlugin, {
-    clock: options.clock ?? (() => new Date()),
+    clock,
     failedTokensPerMinute: config.SDK_FAILED_TOKENS_PER_MINUTE,
+    streamingHistoryRevisions: config.STREAMING_HISTORY_REVISIONS,
   });
   const typed = app as ServiceInstance;
   await typed.register(async (scope) => adminRoutes(scope as ServiceInstance));

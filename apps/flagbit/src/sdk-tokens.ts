@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError } from '@studio/service-kit';
-import type { BillingRepository } from '@studio/shared-billing';
+import type { Account, BillingRepository } from '@studio/shared-billing';
 import type { FlagRepository } from './repository';
 
 export type TokenType = 'backend' | 'frontend';
@@ -10,6 +10,8 @@ export interface SdkPrincipal {
   accountId: string;
   environment: string;
   type: TokenType;
+  /** The token's account as of the lookup (its plan sets the monthly evaluation allowance). */
+  account: Account;
 }
 
 const hashToken = (secret: string) => createHash('sha256').update(secret).digest();
@@ -20,8 +22,8 @@ const hashToken = (secret: string) => createHash('sha256').update(secret).digest
  * accepted too, for OpenFeature providers configured with a bearer header.
  *
  * Resolved tokens are cached for `cacheMs` so an SDK request costs a hash and a map lookup, not a query: a
- * revocation through the API clears its entry at once; an account suspended elsewhere is noticed within
- * `cacheMs`.
+ * revocation through the API clears its entry at once; an account suspended (or a plan changed) elsewhere
+ * is noticed within `cacheMs`.
  */
 export function createTokenService(
   repository: FlagRepository,
@@ -75,6 +77,7 @@ export function createTokenService(
         accountId: row.accountId,
         environment: row.environment,
         type: row.type,
+        account,
       };
       if (cache.size > 100_000) cache.clear();
       cache.set(key, { principal, expires: now + cacheMs });

@@ -17,15 +17,69 @@ export interface Snapshot {
   engine: CompiledFeatures;
   /** Per flag, the frontend API's JSON for "on, no variant": the same for every user. */
   enabledToggleJson: Map<string, string>;
+  /** Flags that carry variants (on the flag or on a strategy): OFREP answers their disabled state without a value. */
+  variantFlags: Set<string>;
 }
 
 export type ChangeListener = (events: DeltaEvent[], snapshot: Snapshot) => void;
 
 const keyOf = (accountId: string, environment: string) => `${accountId}\u0000${environment}`;
 
-export function createSnapshotStore(repository: FlagRepository, engineOptions: EngineOptions) {
+/**
+ * The changes one environment went through, so a streaming SDK that reconnects with `Last-Event-ID` gets
+ * only what it missed. `entries` cover the revisions after `base` up to the last entry's revision without a
+ * gap (each is the diff from the previous snapshot to the next); anything older was trimmed away.
+ */
+interface ChangeHistory {
+  base: number;
+  latest: number;
+  entries: { revision: number; events: DeltaEvent[] }[];
+  eventCount: number;
+}
+
+export interface HistoryLimits {
+  /** Revisions kept per environment. */
+  maxRevisions: number;
+  /** Delta events kept per environment (a big import is one revision with many events). */
+  maxEvents: number;
+}
+
+export const defaultHistoryLimits: HistoryLimits = { maxRevisions: 200, maxEvents: 2000 };
+
+export function createSnapshotStore(
+  repository: FlagRepository,
+  engineOptions: EngineOptions,
+  historyLimits: HistoryLimits = defaultHistoryLimits,
+) {
   const snapshots = new Map<string, Snapshot>();
   const listeners = new Map<string, Set<ChangeListener>>();
+  // Kept only for environments a streaming SDK has connected to since start: they alone are diffed eagerly
+  // on every change (even while no stream is open, so a client that dropped can resume). Memory is bounded
+  // per environment by `historyLimits`; a restart forgets it all and reconnecting clients are hydrated.
+  const histories = new Map<string, ChangeHistory>();
+
+  const record = (key: string, previous: Snapshot | undefined, next: Snapshot, events: DeltaEvent[]) => {
+    const history = histories.get(key);
+    if (!history) return;
+    // A gap (no snapshot to diff from, or one older than the history's end) cannot be replayed: start over.
+    if (!previous || previous.revision !== history.latest) {
+      histories.set(key, { base: next.revision, latest: next.revision, entries: [], eventCount: 0 });
+      return;
+    }
+    history.latest = next.revision;
+    if (events.length > 0) {
+      history.entries.push({ revision: next.revision, events });
+      history.eventCount += events.length;
+    }
+    while (
+      history.entries.length > 0 &&
+      (history.entries.length > historyLimits.maxRevisions || history.eventCount > historyLimits.maxEvents)
+    ) {
+      const dropped = history.entries.shift()!;
+      history.base = dropped.revision;
+      history.eventCount -= dropped.events.length;
+    }
+  };
 
   const build = (accountId: string, environment: string): Snapshot | null => {
     const row = repository.findEnvironment(accountId, environment);
@@ -34,7 +88,11 @@ export function createSnapshotStore(repository: FlagRepository, engineOptions: E
     const body = JSON.stringify(document);
     const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
     const enabledToggleJson = new Map<string, string>();
+    const variantFlags = new Set<string>();
     for (const feature of document.features) {
+      if (feature.variants?.length || feature.strategies?.some((strategy) => strategy.variants?.length)) {
+        variantFlags.add(feature.name);
+      }
       enabledToggleJson.set(
         feature.name,
         JSON.stringify({
@@ -52,6 +110,7 @@ export function createSnapshotStore(repository: FlagRepository, engineOptions: E
       etag,
       engine: compileFeatures(document, engineOptions),
       enabledToggleJson,
+      variantFlags,
     };
   };
 
@@ -76,18 +135,46 @@ export function createSnapshotStore(repository: FlagRepository, engineOptions: E
         const previous = snapshots.get(key);
         snapshots.delete(key);
         const subscribed = listeners.get(key);
-        if (!subscribed?.size) continue;
+        if (!subscribed?.size && !histories.has(key)) continue;
         const next = get(accountId, environment);
         if (!next) continue;
         const before = previous?.document ?? { version: 2, features: [], segments: [] };
         const events = diffDocuments(before, next.document, next.revision);
-        if (events.length === 0) continue;
+        record(key, previous, next, events);
+        if (events.length === 0 || !subscribed) continue;
         for (const listener of subscribed) listener(events, next);
       }
     },
     /** Forgets an environment (deleted): its subscribers are told nothing more. */
     drop(accountId: string, environment: string) {
       snapshots.delete(keyOf(accountId, environment));
+      histories.delete(keyOf(accountId, environment));
+    },
+    /**
+     * Starts (or keeps) the change history of an environment at `snapshot`, the state a streaming client was
+     * just sent, so that client can later resume from its revision.
+     */
+    track(accountId: string, environment: string, snapshot: Snapshot) {
+      const key = keyOf(accountId, environment);
+      const history = histories.get(key);
+      if (history && history.latest === snapshot.revision) return;
+      histories.set(key, { base: snapshot.revision, latest: snapshot.revision, entries: [], eventCount: 0 });
+    },
+    /**
+     * The events after `revision` up to `snapshot` (the environment's current state), or null when the
+     * history cannot tell (never tracked, trimmed past it, a revision from the future or from before a
+     * restart): the caller then hydrates. An empty list means the client is up to date.
+     */
+    eventsSince(
+      accountId: string,
+      environment: string,
+      revision: number,
+      snapshot: Snapshot,
+    ): DeltaEvent[] | null {
+      const history = histories.get(keyOf(accountId, environment));
+      if (!history || history.latest !== snapshot.revision) return null;
+      if (revision < history.base || revision > history.latest) return null;
+      return history.entries.filter((entry) => entry.revision > revision).flatMap((entry) => entry.events);
     },
     subscribe(accountId: string, environment: string, listener: ChangeListener): () => void {
       const key = keyOf(accountId, environment);

@@ -9,6 +9,7 @@ describe('FlagBit configuration', () => {
     expect(config.PORT).toBe(4103);
     expect(config.SDK_FAILED_TOKENS_PER_MINUTE).toBe(120);
     expect(config.STREAMING_HEARTBEAT_MS).toBe(30_000);
+    expect(config.STREAMING_HISTORY_REVISIONS).toBe(200);
   });
 
   it('refuses an empty value instead of falling back to the default, naming the variable', () => {
@@ -19,6 +20,9 @@ describe('FlagBit configuration', () => {
 
   it('refuses a heartbeat the Node SDK would time out before', () => {
     expect(() => loadConfig({ ...base, STREAMING_HEARTBEAT_MS: '90000' })).toThrow(/STREAMING_HEARTBEAT_MS/);
+    expect(() => loadConfig({ ...base, STREAMING_HISTORY_REVISIONS: '0' })).toThrow(
+      /STREAMING_HISTORY_REVISIONS/,
+    );
     expect(() => loadConfig({ ...base, SDK_FAILED_TOKENS_PER_MINUTE: 'many' })).toThrow(
       /SDK_FAILED_TOKENS_PER_MINUTE/,
     );

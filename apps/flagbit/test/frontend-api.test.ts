@@ -101,4 +101,45 @@ describe('the Unleash frontend API', () => {
     }
     expect(harness.app.server.listening).toBe(false);
   });
+
+  it("stores the frontend SDK's metrics and shows them in GET /api/admin/metrics, for its own account only", async () => {
+    const harness = await startFlagBit();
+    const key = await harness.signup();
+    const otherKey = await harness.signup();
+    await seed(harness, key);
+    const token = await harness.token(key, 'frontend');
+    // The shape unleash-proxy-client posts to `<url>/client/metrics`.
+    const post = (authorization: string, payload: unknown) =>
+      harness.app.inject({
+        method: 'POST',
+        url: '/api/frontend/client/metrics',
+        headers: { authorization },
+        payload: payload as object,
+      });
+    const bucket = {
+      appName: 'web-shop',
+      instanceId: 'browser-1',
+      bucket: {
+        start: '2026-11-24T09:59:00.000Z',
+        stop: '2026-11-24T10:00:00.000Z',
+        toggles: { nordic: { yes: 3, no: 1, variants: { disabled: 4 } } },
+      },
+    };
+    expect((await post(token, bucket)).statusCode).toBe(200);
+    expect((await post(token, { appName: 'web-shop' })).statusCode, 'a bucket is required').toBe(400);
+    expect((await post(await harness.token(key, 'backend'), bucket)).statusCode).toBe(403);
+
+    const metrics = (await harness.admin(key, 'GET', '/api/admin/metrics')).json();
+    expect(metrics.flags).toEqual([
+      {
+        name: 'nordic',
+        environment: 'development',
+        yes: 3,
+        no: 1,
+        variants: { disabled: 4 },
+        apps: [{ appName: 'web-shop', yes: 3, no: 1, lastSeen: '2026-11-24T10:00:00.000Z' }],
+      },
+    ]);
+    expect((await harness.admin(otherKey, 'GET', '/api/admin/metrics')).json().flags).toEqual([]);
+  });
 });

@@ -60,4 +60,27 @@ describe('OFREP bulk evaluation with the public OpenFeature web provider', () =>
     expect(client.getBooleanValue('new-nav', false)).toBe(true);
     expect(statuses[0]).toBe(200);
   });
+
+  it("gives the caller's default, reason DISABLED, for a disabled flag with variants", async () => {
+    const harness = await startFlagBit();
+    const key = await harness.signup();
+    await harness.admin(key, 'POST', '/api/admin/flags', { name: 'theme' });
+    await harness.admin(key, 'POST', '/api/admin/flags/theme/environments/development/strategies', {
+      name: 'default',
+    });
+    await harness.admin(key, 'PUT', '/api/admin/flags/theme/environments/development/variants', {
+      variants: [
+        { name: 'dark', weightType: 'fix', weight: 1000, payload: { type: 'string', value: 'dark' } },
+      ],
+    });
+    const token = await harness.token(key, 'frontend');
+    const base = await harness.listen();
+    await OpenFeature.setContext({ targetingKey: 'alice' });
+    await OpenFeature.setProviderAndWait(
+      new OFREPWebProvider({ baseUrl: base, headers: [['Authorization', token]], cacheMode: 'disabled' }),
+    );
+    const details = OpenFeature.getClient().getStringDetails('theme', 'light');
+    expect(details).toMatchObject({ value: 'light', reason: 'DISABLED' });
+    expect(details.errorCode, 'a disabled flag is not an error').toBeUndefined();
+  });
 });

@@ -130,4 +130,38 @@ describe('OFREP with the public OpenFeature OFREP provider', () => {
     expect(broken.statusCode).toBe(400);
     expect(broken.json()).toMatchObject({ errorCode: 'PARSE_ERROR' });
   });
+
+  it('answers a disabled flag with variants as a code default (no value), and a disabled boolean flag as false', async () => {
+    const harness = await startFlagBit();
+    const key = await harness.signup();
+    await seed(harness, key);
+    await harness.admin(key, 'PATCH', '/api/admin/flags/banner/environments/development', { enabled: false });
+    const token = await harness.token(key, 'backend');
+    const evaluate = (url: string) =>
+      harness.app.inject({
+        method: 'POST',
+        url,
+        headers: { authorization: token },
+        payload: { context: {} },
+      });
+
+    const single = await evaluate('/ofrep/v1/evaluate/flags/banner');
+    expect(single.statusCode).toBe(200);
+    const banner = single.json();
+    expect(banner).toEqual({ key: 'banner', reason: 'DISABLED', metadata: { revision: expect.any(Number) } });
+    expect('value' in banner, 'no value: the provider uses the code default').toBe(false);
+
+    const off = (await evaluate('/ofrep/v1/evaluate/flags/off-flag')).json();
+    expect(off).toMatchObject({ key: 'off-flag', value: false, variant: 'off', reason: 'DISABLED' });
+
+    const bulk = (await evaluate('/ofrep/v1/evaluate/flags')).json() as { flags: { key: string }[] };
+    expect(bulk.flags.find((flag) => flag.key === 'banner')).toEqual(banner);
+
+    // The server provider 0.1.3 predates the code-default schema: it still hands back the caller's default.
+    await OpenFeature.setProviderAndWait(
+      new OFREPProvider({ baseUrl: await harness.listen(), headers: [['Authorization', token]] }),
+    );
+    const details = await OpenFeature.getClient().getStringDetails('banner', 'fallback', {});
+    expect(details).toMatchObject({ value: 'fallback', reason: 'ERROR', errorCode: 'GENERAL' });
+  });
 });

@@ -28,11 +28,18 @@ export interface FlagBitPluginOptions {
   clock: () => Date;
   /** Failed SDK token checks allowed per client address per minute. */
   failedTokensPerMinute: number;
+  /** Revisions of changes kept per environment for streaming resume (Last-Event-ID). */
+  streamingHistoryRevisions: number;
 }
 
 async function flagbitPlugin(app: FastifyInstance, options: FlagBitPluginOptions) {
   const repository = createFlagRepository(app.database);
-  const snapshots = createSnapshotStore(repository, { now: options.clock, hostname: hostname() });
+  const snapshots = createSnapshotStore(
+    repository,
+    { now: options.clock, hostname: hostname() },
+    // Events are capped at 10 per kept revision: one large import cannot pin an unbounded history.
+    { maxRevisions: options.streamingHistoryRevisions, maxEvents: options.streamingHistoryRevisions * 10 },
+  );
   const store = createStore(repository, snapshots, options.clock);
   const tokens = createTokenService(repository, app.billing.repository, options.clock);
   // SDK routes are exempt from the per-account request limiter (an SDK fleet polling is not abuse), so

@@ -1,6 +1,7 @@
 import { AppError, type ServiceInstance } from '@studio/service-kit';
 import { z } from 'zod';
 import type { ClientFeatures } from '../../evaluation/types';
+import type { SdkPrincipal } from '../../sdk-tokens';
 
 const sdkSecurity = [{ sdkToken: [] }];
 // SDK traffic is exempt from the per-account request limiter: see plugins/flagbit.ts for how bad tokens are limited.
@@ -15,7 +16,7 @@ const registerBody = z.looseObject({
   interval: z.number().int().min(0).optional(),
 });
 
-const metricsBody = z.looseObject({
+export const metricsBody = z.looseObject({
   appName: z.string().min(1).max(255),
   instanceId: z.string().max(255).optional(),
   bucket: z.looseObject({
@@ -32,7 +33,18 @@ const metricsBody = z.looseObject({
   }),
 });
 
-/** The Unleash client API, for backend SDKs with a backend token as the bare `Authorization` header. */
+export type MetricsBody = z.output<typeof metricsBody>;
+
+/**
+ * The Unleash client API, for backend SDKs with a backend token as the bare `Authorization` header.
+ *
+ * Not metered against `evaluationsPerMonth`, and never refused for it: backend SDKs evaluate in the
+ * customer's own process, so these routes serve a document (one read per poll or stream), not evaluations.
+ * Refusing them would not save FlagBit work but would break customers' running apps: the Node SDK keeps its
+ * last state on an error, but every instance started afterwards (a deploy, an autoscale) would come up with
+ * no flags at all and answer every `isEnabled` with false. The allowance bounds what FlagBit evaluates
+ * itself (the frontend API and OFREP, which answer 402 once it is spent).
+ */
 export function registerClientRoutes(app: ServiceInstance) {
   const { snapshots, repository, store } = app.flagbit;
 
@@ -142,36 +154,45 @@ export function registerClientRoutes(app: ServiceInstance) {
     },
     async (request, reply) => {
       const principal = await app.flagbit.authenticateSdk(request, ['backend']);
-      const { appName, bucket } = request.body;
-      const now = store.now();
-      const write = repository.transaction(() => {
-        for (const [flag, counts] of Object.entries(bucket.toggles)) {
-          repository.addFlagMetric(
+      recordMetrics(app, principal, request.body);
+      return reply.code(202).send(null);
+    },
+  );
+}
+
+/**
+ * Stores one metrics bucket (yes/no and variant counts per flag) for the token's environment. Backend SDKs
+ * and Unleash's frontend SDK (unleash-proxy-client, `POST /api/frontend/client/metrics`) send the same shape.
+ */
+export function recordMetrics(app: ServiceInstance, principal: SdkPrincipal, body: MetricsBody) {
+  const { repository, store } = app.flagbit;
+  const { appName, bucket } = body;
+  const now = store.now();
+  const write = repository.transaction(() => {
+    for (const [flag, counts] of Object.entries(bucket.toggles)) {
+      repository.addFlagMetric(
+        principal.accountId,
+        principal.environment,
+        flag,
+        appName,
+        counts.yes,
+        counts.no,
+        now,
+      );
+      for (const [variant, count] of Object.entries(counts.variants ?? {})) {
+        if (count > 0)
+          repository.addVariantMetric(
             principal.accountId,
             principal.environment,
             flag,
             appName,
-            counts.yes,
-            counts.no,
-            now,
+            variant,
+            count,
           );
-          for (const [variant, count] of Object.entries(counts.variants ?? {})) {
-            if (count > 0)
-              repository.addVariantMetric(
-                principal.accountId,
-                principal.environment,
-                flag,
-                appName,
-                variant,
-                count,
-              );
-          }
-        }
-      });
-      write();
-      return reply.code(202).send(null);
-    },
-  );
+      }
+    }
+  });
+  write();
 }
 
 export { sdkRouteConfig, sdkSecurity };

@@ -2,7 +2,7 @@ import type { ServiceInstance } from '@studio/service-kit';
 import { z } from 'zod';
 import type { Context } from '../../evaluation/types';
 import type { SdkPrincipal } from '../../sdk-tokens';
-import { sdkRouteConfig, sdkSecurity } from './client';
+import { metricsBody, recordMetrics, sdkRouteConfig, sdkSecurity } from './client';
 import { buildContext } from './context';
 
 const toggleSchema = z.object({
@@ -27,8 +27,13 @@ export function registerFrontendRoutes(app: ServiceInstance) {
   const { snapshots } = app.flagbit;
 
   const evaluateAll = (principal: SdkPrincipal, context: Context): string => {
+    // Each answer is one evaluation request against the plan's monthly allowance; once it is spent the answer
+    // is 402 `plan_limit_reached`, naming the plan, the usage and the reset date. unleash-proxy-client treats
+    // a non-OK answer as a failed fetch: it keeps the toggles it already has (memory, storage, bootstrap) and
+    // keeps polling, so a page already loaded keeps its flags, a new one falls back to the defaults in code,
+    // and everything resumes without a client change once the plan is upgraded or the month turns.
+    app.billing.consumeMonthly(principal.account, 'evaluationsPerMonth');
     const snapshot = snapshots.get(principal.accountId, principal.environment);
-    app.billing.countUsage(principal.accountId, 'evaluationsPerMonth');
     if (!snapshot) return '{"toggles":[]}';
     const engine = snapshot.engine;
     const toggles: string[] = [];
@@ -88,25 +93,45 @@ export function registerFrontendRoutes(app: ServiceInstance) {
     },
   );
 
-  // Frontend SDKs (unleash-proxy-client) report here; accepted so they do not log errors. Their counts are
-  // not stored: FlagBit counts frontend evaluations itself (usage `evaluationsPerMonth`).
-  for (const path of ['/api/frontend/client/metrics', '/api/frontend/client/register']) {
-    app.post(
-      path,
-      {
-        config: sdkRouteConfig,
-        schema: {
-          tags: ['frontend'],
-          summary: 'Accepted for frontend SDKs',
-          security: sdkSecurity,
-          body: z.unknown(),
-          response: { 200: z.null() },
-        },
+  // Unleash's frontend SDK (unleash-proxy-client) posts its counts to `<url>/client/metrics` with the client
+  // API's bucket shape ({appName, instanceId, bucket: {start, stop, toggles: {name: {yes, no, variants}}}}):
+  // stored like backend metrics, per flag, environment and app, and read through GET /api/admin/metrics.
+  // They are not billed: FlagBit meters the evaluations it serves itself (evaluationsPerMonth).
+  app.post(
+    '/api/frontend/client/metrics',
+    {
+      config: sdkRouteConfig,
+      schema: {
+        tags: ['frontend'],
+        summary: 'A frontend SDK reports how often each flag was evaluated, and to what',
+        security: sdkSecurity,
+        body: metricsBody,
+        response: { 200: z.null() },
       },
-      async (request, reply) => {
-        await app.flagbit.authenticateSdk(request, ['frontend']);
-        return reply.code(200).send(null);
+    },
+    async (request, reply) => {
+      const principal = await app.flagbit.authenticateSdk(request, ['frontend']);
+      recordMetrics(app, principal, request.body);
+      return reply.code(200).send(null);
+    },
+  );
+
+  // The frontend SDK announces itself here; accepted so it does not log errors (instances are not listed).
+  app.post(
+    '/api/frontend/client/register',
+    {
+      config: sdkRouteConfig,
+      schema: {
+        tags: ['frontend'],
+        summary: 'Accepted for frontend SDKs',
+        security: sdkSecurity,
+        body: z.unknown(),
+        response: { 200: z.null() },
       },
-    );
-  }
+    },
+    async (request, reply) => {
+      await app.flagbit.authenticateSdk(request, ['frontend']);
+      return reply.code(200).send(null);
+    },
+  );
 }

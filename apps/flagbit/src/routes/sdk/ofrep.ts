@@ -17,13 +17,26 @@ import { buildContext } from './context';
  */
 interface OfrepSuccess {
   key: string;
-  value: unknown;
+  value?: unknown;
   reason: string;
-  variant: string;
+  variant?: string;
   metadata: Record<string, string | number | boolean>;
 }
 
-function toOfrep(evaluation: Evaluation, revision: number): OfrepSuccess {
+/**
+ * A disabled flag that carries variants has no value of its own to give: its off state is not a string,
+ * number or object, and answering `false` would make every typed call a TYPE_MISMATCH error. OFREP's
+ * "code default" success (protocol ADR 0006, `codeDefaultFlag`: `key` + `reason`, no `value`/`variant`) says
+ * exactly "use the caller's default, reason DISABLED"; flagd answers disabled flags the same way and
+ * `@openfeature/ofrep-core` 2.x resolves it to the default value with reason DISABLED. (Unleash's own SDKs
+ * agree in substance: `getVariant` of a disabled flag is the `disabled` variant, without payload, and the
+ * application falls back to its default.) A disabled boolean flag keeps answering `false`: for an on/off
+ * flag, off is its value, as Unleash's `isEnabled` says.
+ */
+function toOfrep(evaluation: Evaluation, revision: number, hasVariants: boolean): OfrepSuccess {
+  if (!evaluation.enabled && evaluation.reason === 'DISABLED' && hasVariants) {
+    return { key: evaluation.name, reason: 'DISABLED', metadata: { revision } };
+  }
   const { variant } = evaluation;
   let value: unknown = evaluation.enabled;
   let variantName = evaluation.enabled ? 'on' : 'off';
@@ -66,8 +79,11 @@ function ofrepContext(raw: Record<string, unknown> | undefined, ip: string): Con
 export async function ofrepRoutes(app: ServiceInstance) {
   const { snapshots } = app.flagbit;
 
-  // OFREP clients read errors in OFREP's own shape; auth and rate-limit errors keep the studio envelope,
-  // whose 401/403/429 statuses are what the protocol's clients act on.
+  // OFREP clients read errors in OFREP's own shape; auth, rate-limit and plan-limit errors keep the studio
+  // envelope, whose 401/403/429 statuses are what the protocol's clients act on. A spent monthly allowance is
+  // a 402 `plan_limit_reached`: OFREP defines no such status, so providers treat it as an unexpected answer
+  // and return the caller's default value — the same as when FlagBit is unreachable, which code using
+  // OpenFeature already has to handle — while the message says why and how to lift it.
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AppError) {
       if (error.headers) reply.headers(error.headers);
@@ -99,9 +115,9 @@ export async function ofrepRoutes(app: ServiceInstance) {
     },
     async (request, reply) => {
       const principal = await app.flagbit.authenticateSdk(request, ['backend', 'frontend']);
+      app.billing.consumeMonthly(principal.account, 'evaluationsPerMonth');
       const snapshot = snapshots.get(principal.accountId, principal.environment);
       const { key } = request.params;
-      app.billing.countUsage(principal.accountId, 'evaluationsPerMonth');
       const evaluation = snapshot?.engine.evaluate(key, ofrepContext(request.body?.context, request.ip));
       reply.type('application/json; charset=utf-8');
       if (!snapshot || !evaluation) {
@@ -109,7 +125,7 @@ export async function ofrepRoutes(app: ServiceInstance) {
           .code(404)
           .send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag ${key} was not found` });
       }
-      return reply.send(toOfrep(evaluation, snapshot.revision));
+      return reply.send(toOfrep(evaluation, snapshot.revision, snapshot.variantFlags.has(key)));
     },
   );
 
@@ -126,12 +142,16 @@ export async function ofrepRoutes(app: ServiceInstance) {
     },
     async (request, reply) => {
       const principal = await app.flagbit.authenticateSdk(request, ['backend', 'frontend']);
+      app.billing.consumeMonthly(principal.account, 'evaluationsPerMonth');
       const snapshot = snapshots.get(principal.accountId, principal.environment);
-      app.billing.countUsage(principal.accountId, 'evaluationsPerMonth');
       const context = ofrepContext(request.body?.context, request.ip);
       const flags = snapshot
         ? snapshot.engine.names.map((name) =>
-            toOfrep(snapshot.engine.evaluate(name, context)!, snapshot.revision),
+            toOfrep(
+              snapshot.engine.evaluate(name, context)!,
+              snapshot.revision,
+              snapshot.variantFlags.has(name),
+            ),
           )
         : [];
       const body = JSON.stringify({ flags });

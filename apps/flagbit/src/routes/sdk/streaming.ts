@@ -12,8 +12,15 @@ export interface StreamingOptions {
  * `GET /api/client/streaming`: Unleash's streaming protocol as its Node SDK reads it (`StreamingFetcher`):
  * server-sent events, first `unleash-connected` carrying a `hydration` delta event with every flag and
  * segment, then `unleash-updated` carrying `feature-updated` / `feature-removed` / `segment-updated` /
- * `segment-removed` events for each change, each with the environment's revision as the SSE `id`. A
- * reconnecting client is always hydrated afresh (its Last-Event-ID is not needed to be correct).
+ * `segment-removed` events for each change, each with the environment's revision as the SSE `id`.
+ *
+ * Resume: the SDK's EventSource (launchdarkly-eventsource) sends the last `id` it saw as `Last-Event-ID`
+ * when it reconnects by itself; the SDK deliberately opens a fresh EventSource (no id) when it wants a full
+ * re-hydration, because "Unleash will not send a rehydration" to a client that presents one (its
+ * StreamingFetcher.forceRehydration). So, as Unleash and Unleash Edge do, a client whose revision the
+ * environment's change history still covers gets `unleash-connected` with only the events after it (an
+ * empty list when it missed nothing), and any other client (unknown, trimmed, future or malformed id) a
+ * hydration. The SDK applies both through the same delta path.
  */
 export function registerStreamingRoutes(app: ServiceInstance, options: StreamingOptions) {
   const { snapshots } = app.flagbit;
@@ -60,8 +67,17 @@ export function registerStreamingRoutes(app: ServiceInstance, options: Streaming
       const send = (event: string, id: number, data: unknown) => {
         response.write(`event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
       };
+      const lastEventId = request.headers['last-event-id'];
+      const resumeFrom =
+        typeof lastEventId === 'string' && /^\d{1,15}$/.test(lastEventId.trim())
+          ? Number(lastEventId.trim())
+          : null;
+      const missed =
+        resumeFrom === null
+          ? null
+          : snapshots.eventsSince(principal.accountId, principal.environment, resumeFrom, snapshot);
       send('unleash-connected', snapshot.revision, {
-        events: [
+        events: missed ?? [
           {
             type: 'hydration',
             eventId: snapshot.revision,
@@ -70,6 +86,7 @@ export function registerStreamingRoutes(app: ServiceInstance, options: Streaming
           },
         ],
       });
+      snapshots.track(principal.accountId, principal.environment, snapshot);
       open.add(response);
       const unsubscribe = snapshots.subscribe(principal.accountId, principal.environment, (events, next) => {
         send('unleash-updated', next.revision, { events });
