@@ -97,8 +97,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     outbound,
     now,
     log: app.log,
-    callbackDelaysMs: options.callbackDelaysMs ?? [0, 5_000, 30_000, 120_000, 600_000],
+    // Immediately, then 5 s, 30 s, 2 min, 10 min, 1 h, 6 h: a receiver down for an afternoon still gets it.
+    callbackDelaysMs: options.callbackDelaysMs ?? [0, 5_000, 30_000, 120_000, 600_000, 3_600_000, 21_600_000],
     callbackTimeoutMs: config.CALLBACK_TIMEOUT_MS,
+    callbackPollIntervalMs: config.CALLBACK_POLL_INTERVAL_MS,
     asyncConcurrency: config.TYPST_WORKERS * 2,
   });
 
@@ -118,6 +120,24 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     },
   };
   app.health.addProbe(typstProbe);
+  // Non-critical: a stuck outbox delays callbacks but every document still renders and downloads.
+  const outboxProbe: Probe = {
+    name: 'callbacks:outbox',
+    componentType: 'component',
+    critical: false,
+    timeoutMs: 1000,
+    async check() {
+      const pending = repository.pendingCallbacks();
+      const overdue = repository.overdueCallbacks(new Date(now().getTime() - 5 * 60_000).toISOString());
+      return {
+        status: overdue > 0 ? 'warn' : 'pass',
+        observedValue: pending,
+        observedUnit: 'pending callbacks',
+        output: `${pending} pending, ${overdue} overdue by more than 5 minutes`,
+      };
+    },
+  };
+  app.health.addProbe(outboxProbe);
 
   registerTemplateRoutes(app, { repository, validator, renderer, now });
   registerAssetRoutes(app, { repository, storage: assets, now, maxAssetsPerAccount: 1000 });
@@ -151,6 +171,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   app.addHook('onReady', async () => {
     const resumed = documents.resumeQueued((id) => app.billing.repository.findAccount(id));
     if (resumed > 0) app.log.info({ resumed }, 'resumed queued documents');
+    const pendingCallbacks = repository.pendingCallbacks();
+    if (pendingCallbacks > 0) app.log.info({ pendingCallbacks }, 'callbacks waiting in the outbox');
+    documents.startDelivery();
     sweepTimer = setInterval(() => void sweep(), config.RETENTION_SWEEP_INTERVAL_MS);
     sweepTimer.unref();
   });

@@ -14,6 +14,7 @@ export const configSchema = z.object({
   CHROMIUM_PAGES: env.int(2, { min: 1, max: 16 }),
   MAX_BODY_BYTES: env.int(8 * 1024 * 1024, { min: 64 * 1024 }),
   CALLBACK_TIMEOUT_MS: env.int(10_000, { min: 100 }),
+  CALLBACK_POLL_INTERVAL_MS: env.int(1000, { min: 50 }),
   RETENTION_SWEEP_INTERVAL_MS: env.int(3_600_000, { min: 1000 }),
 });
 

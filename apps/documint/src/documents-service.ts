@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '@studio/service-kit';
-import { type OutboundClient, sendSignedWebhook } from '@studio/service-kit/outbound';
+import { newMessageId, type OutboundClient, sendSignedWebhook } from '@studio/service-kit/outbound';
 import type { Account, Billing } from '@studio/shared-billing';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Engine, OutputFormat, Renderer, ResolvedTemplate } from './rendering/renderer';
-import { type DocumentRecord, type DocumintRepository, newId } from './repository';
+import { type DocumentRecord, type DocumintRepository, newId, type OutboxEntry } from './repository';
 import type { UrlSigner } from './signed-urls';
 import type { AssetStorage, DocumentStorage } from './storage';
 import { builtins, isBuiltinName } from './templates/builtins';
@@ -40,6 +40,8 @@ export interface DocumentServiceOptions {
   /** Delay before each callback attempt: the first is immediate, the rest are retries. */
   callbackDelaysMs: number[];
   callbackTimeoutMs: number;
+  /** How often the delivery loop looks for callbacks whose retry is due. */
+  callbackPollIntervalMs: number;
   /** Async documents rendering at once; the rest wait their turn. */
   asyncConcurrency: number;
 }
@@ -53,12 +55,14 @@ interface PendingRequest {
 const CALLBACK_LINK_SECONDS = 24 * 3600;
 
 export class DocumentService {
-  /** Scheduled callback attempts, each with the function that settles its tracked promise. */
-  private readonly timers = new Map<NodeJS.Timeout, () => void>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly waiting: (() => void)[] = [];
   private running = 0;
   private closed = false;
+  /** The delivery pass under way, if any: one at a time, so no callback is attempted twice at once. */
+  private delivering: Promise<void> | null = null;
+  private deliverAgain = false;
+  private pollTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: DocumentServiceOptions) {}
 
@@ -222,10 +226,52 @@ export class DocumentService {
         this.schedule(account, document, resolved, pending);
         resumed += 1;
       } catch (error) {
-        this.finishFailed(document, (error as Error).message);
+        this.finishFailed(document, (error as Error).message, pending.baseUrl);
       }
     }
     return resumed;
+  }
+
+  /**
+   * Starts the callback delivery loop: callbacks left in the outbox by the last process (a retry that was
+   * waiting, or one never attempted) go out now if due, and every `callbackPollIntervalMs` after.
+   */
+  startDelivery(): void {
+    if (this.closed || this.pollTimer) return;
+    this.pollTimer = setInterval(() => void this.deliverDue(), this.options.callbackPollIntervalMs);
+    this.pollTimer.unref();
+    void this.deliverDue();
+  }
+
+  /** Attempts every callback due now; returns when none is left due. Safe to call any time. */
+  deliverDue(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.delivering) {
+      this.deliverAgain = true;
+      return this.delivering;
+    }
+    this.delivering = this.track(
+      (async () => {
+        // Yield first: a pass with nothing due would otherwise finish (and clear `delivering`) before
+        // `delivering` is even assigned.
+        await Promise.resolve();
+        try {
+          do {
+            this.deliverAgain = false;
+            while (!this.closed) {
+              const due = this.options.repository.dueCallbacks(this.options.now().toISOString(), 16);
+              if (due.length === 0) break;
+              const recorded = await Promise.all(due.map((entry) => this.attempt(entry)));
+              // A database that refuses to record would make the same rows due forever: wait for the poll.
+              if (recorded.includes(false)) return;
+            }
+          } while (this.deliverAgain && !this.closed);
+        } finally {
+          this.delivering = null;
+        }
+      })(),
+    );
+    return this.delivering;
   }
 
   async delete(accountId: string, documentId: string): Promise<boolean> {
@@ -262,14 +308,13 @@ export class DocumentService {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  /** Stops scheduling: waiting retries are dropped, renders and attempts under way finish. */
+  /**
+   * Stops scheduling: renders and attempts under way finish and are recorded; waiting retries stay in the
+   * outbox for the next process.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    for (const [timer, settle] of this.timers) {
-      clearTimeout(timer);
-      settle();
-    }
-    this.timers.clear();
+    clearInterval(this.pollTimer);
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -322,7 +367,6 @@ export class DocumentService {
     this.track(
       (async () => {
         await this.slot();
-        let finished: DocumentRecord;
         try {
           if (this.closed) return;
           const rendered = await this.options.renderer.render(
@@ -341,24 +385,24 @@ export class DocumentService {
             error: null,
             completedAt: this.options.now().toISOString(),
           };
-          this.options.repository.finishDocument(update);
-          finished = { ...document, ...update, pendingRequest: null };
+          const finished = { ...document, ...update, pendingRequest: null };
+          this.options.repository.finishDocument(update, this.outboxEntry(finished, pending.baseUrl));
         } catch (error) {
           const message =
             error instanceof AppError && error.statusCode < 500 ? error.message : 'rendering failed';
           if (!(error instanceof AppError) || error.statusCode >= 500) {
             this.options.log.error({ err: error, documentId: document.id }, 'async render failed');
           }
-          finished = this.finishFailed(document, message);
+          this.finishFailed(document, message, pending.baseUrl);
         } finally {
           this.releaseSlot();
         }
-        if (finished.callbackUrl) this.deliver(account, finished, pending.baseUrl, 0, undefined);
+        if (document.callbackUrl) void this.deliverDue();
       })(),
     );
   }
 
-  private finishFailed(document: DocumentRecord, message: string): DocumentRecord {
+  private finishFailed(document: DocumentRecord, message: string, baseUrl: string): DocumentRecord {
     const update = {
       id: document.id,
       status: 'failed' as const,
@@ -368,8 +412,29 @@ export class DocumentService {
       error: message,
       completedAt: this.options.now().toISOString(),
     };
-    this.options.repository.finishDocument(update);
-    return { ...document, ...update, pendingRequest: null };
+    const finished = { ...document, ...update, pendingRequest: null };
+    this.options.repository.finishDocument(update, this.outboxEntry(finished, baseUrl));
+    return finished;
+  }
+
+  /** The callback to queue with a finished document, or nothing when it has no callback URL. */
+  private outboxEntry(document: DocumentRecord, baseUrl: string): Omit<OutboxEntry, 'attempts'> | undefined {
+    if (!document.callbackUrl) return undefined;
+    return {
+      documentId: document.id,
+      accountId: document.accountId,
+      url: document.callbackUrl,
+      messageId: newMessageId(),
+      payload: JSON.stringify(this.callbackPayload(document, baseUrl)),
+      nextAttemptAt: this.afterDelay(0) ?? this.options.now().toISOString(),
+    };
+  }
+
+  /** When attempt number `index` (0 = the first) is due, or undefined when retries are exhausted. */
+  private afterDelay(index: number): string | undefined {
+    const delay = this.options.callbackDelaysMs[index];
+    if (delay === undefined) return undefined;
+    return new Date(this.options.now().getTime() + delay).toISOString();
   }
 
   callbackPayload(document: DocumentRecord, baseUrl: string) {
@@ -397,61 +462,53 @@ export class DocumentService {
   }
 
   /**
-   * Standard Webhooks delivery through the SSRF-guarded client. A retry keeps the first attempt's
-   * webhook-id (receivers dedupe on it) and is signed afresh (receivers refuse old timestamps).
+   * One Standard Webhooks delivery through the SSRF-guarded client. Every attempt sends the outbox row's
+   * message with its webhook-id (receivers dedupe on it), signed afresh (receivers refuse old timestamps)
+   * with the account's current secret (a rotation between attempts signs with the new one). Returns false
+   * when the attempt could not be recorded.
    */
-  private deliver(
-    account: Account,
-    document: DocumentRecord,
-    baseUrl: string,
-    attempt: number,
-    messageId: string | undefined,
-  ) {
-    const delay = this.options.callbackDelaysMs[attempt];
-    if (delay === undefined || this.closed || !document.callbackUrl) return;
-    this.track(
-      new Promise<void>((settle) => {
-        const timer = setTimeout(() => {
-          this.timers.delete(timer);
-          void this.attempt(account, document, baseUrl, attempt, messageId).finally(settle);
-        }, delay);
-        timer.unref();
-        this.timers.set(timer, settle);
-      }),
-    );
-  }
-
-  private async attempt(
-    account: Account,
-    document: DocumentRecord,
-    baseUrl: string,
-    attempt: number,
-    messageId: string | undefined,
-  ): Promise<void> {
-    // The secret is read at delivery time: a rotation between attempts signs with the new secret.
-    const current = this.options.billing.repository.findAccount(account.id) ?? account;
-    const result = await sendSignedWebhook({
-      client: this.options.outbound,
-      url: document.callbackUrl!,
-      secret: current.webhookSecret,
-      payload: this.callbackPayload(document, baseUrl),
-      ...(messageId ? { messageId } : {}),
-      timestamp: this.options.now(),
-      timeoutMs: this.options.callbackTimeoutMs,
-    });
+  private async attempt(entry: OutboxEntry): Promise<boolean> {
+    const account = this.options.billing.repository.findAccount(entry.accountId);
+    const attempt = entry.attempts + 1;
+    const result = account
+      ? await sendSignedWebhook({
+          client: this.options.outbound,
+          url: entry.url,
+          secret: account.webhookSecret,
+          payload: JSON.parse(entry.payload) as object,
+          messageId: entry.messageId,
+          timestamp: this.options.now(),
+          timeoutMs: this.options.callbackTimeoutMs,
+        })
+      : { messageId: entry.messageId, status: null, ok: false, error: 'the account no longer exists' };
+    const retryAt = result.ok || !account ? undefined : this.afterDelay(attempt);
+    const state = result.ok ? 'delivered' : retryAt === undefined ? 'exhausted' : 'pending';
+    const attemptedAt = this.options.now().toISOString();
     try {
-      this.options.repository.recordAttempt({
-        documentId: document.id,
-        attempt: attempt + 1,
-        messageId: result.messageId,
-        status: result.status,
-        ok: result.ok ? 1 : 0,
-        error: result.error ?? null,
-        attemptedAt: this.options.now().toISOString(),
-      });
-    } catch {
-      return; // the document was deleted meanwhile: nothing left to announce.
+      this.options.repository.recordAttempt(
+        {
+          documentId: entry.documentId,
+          attempt,
+          messageId: result.messageId,
+          status: result.status,
+          ok: result.ok ? 1 : 0,
+          error: result.error ?? null,
+          attemptedAt,
+        },
+        { state, nextAttemptAt: retryAt ?? attemptedAt },
+      );
+    } catch (error) {
+      // The document was deleted meanwhile (its outbox row went with it): nothing left to announce.
+      if (!this.options.repository.findDocumentById(entry.documentId)) return true;
+      this.options.log.error({ err: error, documentId: entry.documentId }, 'could not record a callback');
+      return false;
     }
-    if (!result.ok) this.deliver(account, document, baseUrl, attempt + 1, result.messageId);
+    if (state === 'exhausted') {
+      this.options.log.warn(
+        { documentId: entry.documentId, attempts: attempt, error: result.error },
+        'callback not delivered; retries exhausted',
+      );
+    }
+    return true;
   }
 }

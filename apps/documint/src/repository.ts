@@ -41,6 +41,27 @@ export interface DocumentRecord {
   completedAt: string | null;
 }
 
+/** A callback waiting in the outbox: its message is fixed, only the attempt bookkeeping changes. */
+export interface OutboxEntry {
+  documentId: string;
+  accountId: string;
+  url: string;
+  messageId: string;
+  payload: string;
+  attempts: number;
+  nextAttemptAt: string;
+}
+
+interface OutboxRow {
+  document_id: string;
+  account_id: string;
+  url: string;
+  message_id: string;
+  payload: string;
+  attempts: number;
+  next_attempt_at: string;
+}
+
 export interface AssetRecord {
   id: string;
   accountId: string;
@@ -222,6 +243,35 @@ export function createDocumintRepository(database: StudioDatabase) {
     }
   >('SELECT * FROM callback_attempts WHERE document_id = ? ORDER BY attempt');
 
+  const insertOutbox = sqlite.prepare(
+    `INSERT INTO callback_outbox (document_id, account_id, url, message_id, payload, state, attempts,
+       next_attempt_at, created_at, updated_at)
+     VALUES (@documentId, @accountId, @url, @messageId, @payload, 'pending', 0, @nextAttemptAt, @now, @now)`,
+  );
+  const selectDueOutbox = sqlite.prepare<[string, number], OutboxRow>(
+    `SELECT document_id, account_id, url, message_id, payload, attempts, next_attempt_at FROM callback_outbox
+     WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, document_id LIMIT ?`,
+  );
+  const updateOutbox = sqlite.prepare(
+    `UPDATE callback_outbox SET state = @state, attempts = @attempts, next_attempt_at = @nextAttemptAt,
+       last_error = @lastError, updated_at = @now WHERE document_id = @documentId`,
+  );
+  const selectOutboxState = sqlite.prepare<
+    [string],
+    {
+      state: 'pending' | 'delivered' | 'exhausted';
+      attempts: number;
+      next_attempt_at: string;
+      message_id: string;
+    }
+  >('SELECT state, attempts, next_attempt_at, message_id FROM callback_outbox WHERE document_id = ?');
+  const countPendingOutbox = sqlite.prepare<[], { count: number }>(
+    `SELECT count(*) AS count FROM callback_outbox WHERE state = 'pending'`,
+  );
+  const countOverdueOutbox = sqlite.prepare<[string], { count: number }>(
+    `SELECT count(*) AS count FROM callback_outbox WHERE state = 'pending' AND next_attempt_at < ?`,
+  );
+
   const insertAsset = sqlite.prepare(
     `INSERT INTO assets (id, account_id, name, content_type, bytes, sha256, created_at)
      VALUES (@id, @accountId, @name, @contentType, @bytes, @sha256, @createdAt)`,
@@ -276,33 +326,54 @@ export function createDocumintRepository(database: StudioDatabase) {
   const saveDocument = database.transaction((document: DocumentRecord) => {
     insertDocument.run(document);
   });
+  /**
+   * Marks the document rendered or failed and, when it has a callback, queues that callback in the outbox in
+   * the same transaction: either both happen or neither does.
+   */
   const finishDocument = database.transaction(
-    (update: {
-      id: string;
-      status: DocumentStatus;
-      pages: number | null;
-      bytes: number | null;
-      sha256: string | null;
-      error: string | null;
-      completedAt: string;
-    }) => {
-      completeDocument.run(update);
+    (
+      update: {
+        id: string;
+        status: DocumentStatus;
+        pages: number | null;
+        bytes: number | null;
+        sha256: string | null;
+        error: string | null;
+        completedAt: string;
+      },
+      callback?: Omit<OutboxEntry, 'attempts'>,
+    ) => {
+      // A document deleted while it rendered has nothing left to announce.
+      const changed = completeDocument.run(update).changes > 0;
+      if (callback && changed) insertOutbox.run({ ...callback, now: update.completedAt });
     },
   );
   const removeDocument = database.transaction(
     (id: string, accountId: string) => deleteDocumentStatement.run(id, accountId).changes > 0,
   );
+  /** One delivery attempt and the outbox row's next state, together. */
   const recordAttempt = database.transaction(
-    (attempt: {
-      documentId: string;
-      attempt: number;
-      messageId: string;
-      status: number | null;
-      ok: number;
-      error: string | null;
-      attemptedAt: string;
-    }) => {
+    (
+      attempt: {
+        documentId: string;
+        attempt: number;
+        messageId: string;
+        status: number | null;
+        ok: number;
+        error: string | null;
+        attemptedAt: string;
+      },
+      next: { state: 'pending' | 'delivered' | 'exhausted'; nextAttemptAt: string },
+    ) => {
       insertAttempt.run(attempt);
+      updateOutbox.run({
+        documentId: attempt.documentId,
+        state: next.state,
+        attempts: attempt.attempt,
+        nextAttemptAt: next.nextAttemptAt,
+        lastError: attempt.error,
+        now: attempt.attemptedAt,
+      });
     },
   );
 
@@ -355,6 +426,31 @@ export function createDocumintRepository(database: StudioDatabase) {
       selectExpired.all(accountId, createdBefore, limit).map(toDocument),
     accountsWithDocuments: () => selectAccountsWithDocuments.all(),
     recordAttempt,
+    /** Callbacks due at `now` (every account: the delivery loop reads the account from each row). */
+    dueCallbacks: (now: string, limit: number): OutboxEntry[] =>
+      selectDueOutbox.all(now, limit).map((row) => ({
+        documentId: row.document_id,
+        accountId: row.account_id,
+        url: row.url,
+        messageId: row.message_id,
+        payload: row.payload,
+        attempts: row.attempts,
+        nextAttemptAt: row.next_attempt_at,
+      })),
+    /** The document's callback in the outbox; callers have already checked the document is the account's. */
+    callbackDelivery: (documentId: string) => {
+      const row = selectOutboxState.get(documentId);
+      if (!row) return null;
+      return {
+        state: row.state,
+        attempts: row.attempts,
+        nextAttemptAt: row.state === 'pending' ? row.next_attempt_at : null,
+        messageId: row.message_id,
+      };
+    },
+    pendingCallbacks: () => countPendingOutbox.get()?.count ?? 0,
+    /** Pending callbacks whose attempt was due before `before`: the delivery loop is not keeping up. */
+    overdueCallbacks: (before: string) => countOverdueOutbox.get(before)?.count ?? 0,
     callbackAttempts: (documentId: string) =>
       selectAttempts.all(documentId).map((row) => ({
         attempt: row.attempt,

@@ -31,7 +31,8 @@ export interface Harness {
     accountId: string;
     auth: { authorization: string };
   };
-  close(): Promise<void>;
+  /** Closes the app; `keepData` leaves DATA_DIR in place for a harness that restarts on it. */
+  close(options?: { keepData?: boolean }): Promise<void>;
 }
 
 let accounts = 0;
@@ -39,9 +40,11 @@ let accounts = 0;
 export async function startHarness(
   env: Record<string, string> = {},
   options: Omit<BuildOptions, 'now' | 'logger'> = {},
+  /** Restart on an earlier harness's data directory and clock, as a new process would. */
+  restartOf?: Pick<Harness, 'dataDir' | 'clock'>,
 ): Promise<Harness> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'documint-test-'));
-  const clock = testClock();
+  const dataDir = restartOf?.dataDir ?? mkdtempSync(join(tmpdir(), 'documint-test-'));
+  const clock = restartOf?.clock ?? testClock();
   const config = loadConfig({
     INTERNAL_TOKEN: 'i'.repeat(64),
     DATA_DIR: dataDir,
@@ -63,9 +66,9 @@ export async function startHarness(
       );
       return { apiKey, accountId: account.id, auth: { authorization: `Bearer ${apiKey}` } };
     },
-    async close() {
+    async close({ keepData = false } = {}) {
       await app.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -4,7 +4,7 @@ import { type ChromiumEngine, ChromiumUnavailableError } from '../engines/chromi
 import { type TypstPool, TypstPoolBusyError, TypstTemplateError } from '../engines/typst-pool';
 import type { BuiltinTemplate, ChromiumPageOptions } from '../templates/builtins';
 import { facturxProblems, facturxXml } from '../templates/facturx';
-import type { InvoiceData } from '../templates/invoice';
+import { type InvoiceData, invoiceProblems } from '../templates/invoice';
 import { AssetError, htmlAssetSink, materializeAssets, typstAssetSink } from './assets';
 import { addFacturxXmp } from './facturx-xmp';
 import type { DataValidator } from './validation';
@@ -69,6 +69,12 @@ export class Renderer {
         `The data does not match the template's schema (${details.length} problem${details.length === 1 ? '' : 's'})`,
         details,
       );
+    }
+    if (template.kind === 'builtin' && template.builtin.name === 'invoice') {
+      const problems = invoiceProblems(data as InvoiceData);
+      if (problems.length > 0) {
+        throw new AppError('unprocessable', 'The invoice is not consistent', problems);
+      }
     }
     if (format === 'factur-x') {
       if (template.kind !== 'builtin' || template.builtin.name !== 'invoice') {

@@ -209,6 +209,7 @@ export function registerDocumentRoutes(app: ServiceInstance, deps: DocumentRoute
       return {
         ...present(request, document, request.query.expiresIn),
         callbacks: repository.callbackAttempts(document.id),
+        callbackDelivery: repository.callbackDelivery(document.id),
       };
     },
   );

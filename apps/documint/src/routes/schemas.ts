@@ -58,6 +58,16 @@ export const documentSchema = z.object({
     )
     .optional()
     .describe('delivery attempts of the callback (GET /v1/documents/:id only)'),
+  callbackDelivery: z
+    .object({
+      state: z.enum(['pending', 'delivered', 'exhausted']),
+      attempts: z.number(),
+      nextAttemptAt: z.string().nullable().describe('when the next retry is due, while pending'),
+      messageId: z.string().describe('the webhook-id every attempt carries'),
+    })
+    .nullable()
+    .optional()
+    .describe('the callback outbox entry, once the document has finished (GET /v1/documents/:id only)'),
 });
 
 export const idParams = z.object({ id: z.string().min(1).max(100) });

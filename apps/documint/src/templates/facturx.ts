@@ -38,11 +38,22 @@ export function facturxProblems(data: InvoiceData): { path: string; message: str
     problems.push({ path: '/data/seller/address', message: 'is required for Factur-X (BR-08)' });
   if (!data.buyer.address)
     problems.push({ path: '/data/buyer/address', message: 'is required for Factur-X (BR-10)' });
-  const taxed = data.items.some((item) => (item.vatRate ?? 0) > 0);
-  if (taxed && !data.seller.vatId) {
+  // Every rate we write is category S (standard) or Z (zero rated); both need the seller's VAT id.
+  const taxed = [...data.items, ...(data.allowances ?? []), ...(data.charges ?? [])].some(
+    (entry) => (entry.vatRate ?? 0) > 0,
+  );
+  if (!data.seller.vatId) {
     problems.push({
       path: '/data/seller/vatId',
-      message: 'is required for Factur-X when VAT is charged (BR-S-02)',
+      message: taxed
+        ? 'is required for Factur-X when VAT is charged (BR-S-02)'
+        : 'is required for Factur-X, also for zero-rated lines (BR-Z-02)',
+    });
+  }
+  if (!data.dueDate && !data.paymentTerms && invoiceTotals(data).grossCents > 0) {
+    problems.push({
+      path: '/data/dueDate',
+      message: 'a due date or payment terms are required when an amount is due (BR-CO-25)',
     });
   }
   return problems;
@@ -63,6 +74,36 @@ export function facturxXml(data: InvoiceData): string {
         `<ram:ApplicableTradeTax><ram:CalculatedAmount>${fromCents(entry.amountCents)}</ram:CalculatedAmount><ram:TypeCode>VAT</ram:TypeCode><ram:BasisAmount>${fromCents(entry.basisCents)}</ram:BasisAmount><ram:CategoryCode>${vatCategory(entry.rate)}</ram:CategoryCode><ram:RateApplicablePercent>${quantity(entry.rate)}</ram:RateApplicablePercent></ram:ApplicableTradeTax>`,
     )
     .join('');
+  const adjustment = (charge: boolean) => (entry: { reason: string; vatRate: number; amountCents: number }) =>
+    `<ram:SpecifiedTradeAllowanceCharge><ram:ChargeIndicator><udt:Indicator>${charge}</udt:Indicator></ram:ChargeIndicator><ram:ActualAmount>${fromCents(entry.amountCents)}</ram:ActualAmount><ram:Reason>${escapeXml(entry.reason)}</ram:Reason><ram:CategoryTradeTax><ram:TypeCode>VAT</ram:TypeCode><ram:CategoryCode>${vatCategory(entry.vatRate)}</ram:CategoryCode><ram:RateApplicablePercent>${quantity(entry.vatRate)}</ram:RateApplicablePercent></ram:CategoryTradeTax></ram:SpecifiedTradeAllowanceCharge>`;
+  const adjustments = [
+    ...totals.allowances.map(adjustment(false)),
+    ...totals.charges.map(adjustment(true)),
+  ].join('');
+  // BG-16 credit transfer: 58 is a SEPA credit transfer (euro only), 30 any other credit transfer (UNTDID 4461).
+  const payment = data.payment;
+  const paymentMeans = payment
+    ? `<ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>${data.currency === 'EUR' ? '58' : '30'}</ram:TypeCode><ram:PayeePartyCreditorFinancialAccount><ram:IBANID>${escapeXml(payment.iban)}</ram:IBANID>${payment.accountName ? `<ram:AccountName>${escapeXml(payment.accountName)}</ram:AccountName>` : ''}</ram:PayeePartyCreditorFinancialAccount>${payment.bic ? `<ram:PayeeSpecifiedCreditorFinancialInstitution><ram:BICID>${escapeXml(payment.bic)}</ram:BICID></ram:PayeeSpecifiedCreditorFinancialInstitution>` : ''}</ram:SpecifiedTradeSettlementPaymentMeans>`
+    : '';
+  const paymentReference = payment?.reference
+    ? `<ram:PaymentReference>${escapeXml(payment.reference)}</ram:PaymentReference>`
+    : '';
+  const delivery = data.deliveryDate
+    ? `<ram:ApplicableHeaderTradeDelivery><ram:ActualDeliverySupplyChainEvent><ram:OccurrenceDateTime><udt:DateTimeString format="102">${date102(data.deliveryDate)}</udt:DateTimeString></ram:OccurrenceDateTime></ram:ActualDeliverySupplyChainEvent></ram:ApplicableHeaderTradeDelivery>`
+    : '<ram:ApplicableHeaderTradeDelivery/>';
+  const summation = [
+    `<ram:LineTotalAmount>${fromCents(totals.netCents)}</ram:LineTotalAmount>`,
+    totals.charges.length > 0
+      ? `<ram:ChargeTotalAmount>${fromCents(totals.chargeCents)}</ram:ChargeTotalAmount>`
+      : '',
+    totals.allowances.length > 0
+      ? `<ram:AllowanceTotalAmount>${fromCents(totals.allowanceCents)}</ram:AllowanceTotalAmount>`
+      : '',
+    `<ram:TaxBasisTotalAmount>${fromCents(totals.taxBasisCents)}</ram:TaxBasisTotalAmount>`,
+    `<ram:TaxTotalAmount currencyID="${currency}">${fromCents(totals.vatCents)}</ram:TaxTotalAmount>`,
+    `<ram:GrandTotalAmount>${fromCents(totals.grossCents)}</ram:GrandTotalAmount>`,
+    `<ram:DuePayableAmount>${fromCents(totals.grossCents)}</ram:DuePayableAmount>`,
+  ].join('');
   const terms =
     data.dueDate || data.paymentTerms
       ? `<ram:SpecifiedTradePaymentTerms>${data.paymentTerms ? `<ram:Description>${escapeXml(data.paymentTerms)}</ram:Description>` : ''}${data.dueDate ? `<ram:DueDateDateTime><udt:DateTimeString format="102">${date102(data.dueDate)}</udt:DateTimeString></ram:DueDateDateTime>` : ''}</ram:SpecifiedTradePaymentTerms>`
@@ -74,7 +115,7 @@ export function facturxXml(data: InvoiceData): string {
 <rsm:CrossIndustryInvoice xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100" xmlns:qdt="urn:un:unece:uncefact:data:standard:QualifiedDataType:100" xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100" xmlns:udt="urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100">
 <rsm:ExchangedDocumentContext><ram:GuidelineSpecifiedDocumentContextParameter><ram:ID>urn:cen.eu:en16931:2017</ram:ID></ram:GuidelineSpecifiedDocumentContextParameter></rsm:ExchangedDocumentContext>
 <rsm:ExchangedDocument><ram:ID>${escapeXml(data.number)}</ram:ID><ram:TypeCode>380</ram:TypeCode><ram:IssueDateTime><udt:DateTimeString format="102">${date102(data.issueDate)}</udt:DateTimeString></ram:IssueDateTime>${notes}</rsm:ExchangedDocument>
-<rsm:SupplyChainTradeTransaction>${lines}<ram:ApplicableHeaderTradeAgreement>${party('SellerTradeParty', data.seller)}${party('BuyerTradeParty', data.buyer)}</ram:ApplicableHeaderTradeAgreement><ram:ApplicableHeaderTradeDelivery/><ram:ApplicableHeaderTradeSettlement><ram:InvoiceCurrencyCode>${currency}</ram:InvoiceCurrencyCode>${taxes}${terms}<ram:SpecifiedTradeSettlementHeaderMonetarySummation><ram:LineTotalAmount>${fromCents(totals.netCents)}</ram:LineTotalAmount><ram:TaxBasisTotalAmount>${fromCents(totals.netCents)}</ram:TaxBasisTotalAmount><ram:TaxTotalAmount currencyID="${currency}">${fromCents(totals.vatCents)}</ram:TaxTotalAmount><ram:GrandTotalAmount>${fromCents(totals.grossCents)}</ram:GrandTotalAmount><ram:DuePayableAmount>${fromCents(totals.grossCents)}</ram:DuePayableAmount></ram:SpecifiedTradeSettlementHeaderMonetarySummation></ram:ApplicableHeaderTradeSettlement></rsm:SupplyChainTradeTransaction>
+<rsm:SupplyChainTradeTransaction>${lines}<ram:ApplicableHeaderTradeAgreement>${party('SellerTradeParty', data.seller)}${party('BuyerTradeParty', data.buyer)}</ram:ApplicableHeaderTradeAgreement>${delivery}<ram:ApplicableHeaderTradeSettlement>${paymentReference}<ram:InvoiceCurrencyCode>${currency}</ram:InvoiceCurrencyCode>${paymentMeans}${taxes}${adjustments}${terms}<ram:SpecifiedTradeSettlementHeaderMonetarySummation>${summation}</ram:SpecifiedTradeSettlementHeaderMonetarySummation></ram:ApplicableHeaderTradeSettlement></rsm:SupplyChainTradeTransaction>
 </rsm:CrossIndustryInvoice>
 `;
 }

@@ -15,15 +15,34 @@ export interface Party {
   email?: string;
 }
 
+/** A document-level allowance (a discount) or charge (freight, handling), taxed at its own VAT rate. */
+export interface Adjustment {
+  reason: string;
+  amount: number;
+  vatRate: number;
+}
+
+export interface PaymentDetails {
+  iban: string;
+  bic?: string;
+  accountName?: string;
+  /** What the buyer quotes with the transfer (EN 16931 BT-83, "remittance information"). */
+  reference?: string;
+}
+
 export interface InvoiceData {
   number: string;
   issueDate: string;
   dueDate?: string;
+  deliveryDate?: string;
   currency: string;
   paper?: 'a4' | 'us-letter';
   seller: Party;
   buyer: Party;
   items: { description: string; quantity: number; unitPrice: number; vatRate?: number }[];
+  allowances?: Adjustment[];
+  charges?: Adjustment[];
+  payment?: PaymentDetails;
   notes?: string;
   paymentTerms?: string;
   paymentUrl?: string;
@@ -55,6 +74,22 @@ const partySchema = {
   },
 };
 
+const adjustmentsSchema = (what: string) => ({
+  type: 'array',
+  maxItems: 50,
+  description: `document-level ${what}, each taxed at its own VAT rate`,
+  items: {
+    type: 'object',
+    required: ['reason', 'amount', 'vatRate'],
+    additionalProperties: false,
+    properties: {
+      reason: { type: 'string', minLength: 1, maxLength: 200 },
+      amount: { type: 'number', exclusiveMinimum: 0, description: 'net amount, without VAT' },
+      vatRate: { type: 'number', minimum: 0, maximum: 100, description: 'percent' },
+    },
+  },
+});
+
 export const invoiceSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   title: 'Invoice',
@@ -65,6 +100,11 @@ export const invoiceSchema = {
     number: { type: 'string', minLength: 1, maxLength: 64 },
     issueDate: { type: 'string', format: 'date' },
     dueDate: { type: 'string', format: 'date' },
+    deliveryDate: {
+      type: 'string',
+      format: 'date',
+      description: 'when the goods or services were delivered',
+    },
     currency: { type: 'string', pattern: '^[A-Z]{3}$', description: 'ISO 4217 code' },
     paper: { enum: ['a4', 'us-letter'], default: 'a4' },
     seller: partySchema,
@@ -83,6 +123,20 @@ export const invoiceSchema = {
           unitPrice: { type: 'number', minimum: 0 },
           vatRate: { type: 'number', minimum: 0, maximum: 100, description: 'percent' },
         },
+      },
+    },
+    allowances: adjustmentsSchema('allowances (discounts)'),
+    charges: adjustmentsSchema('charges (freight, handling…)'),
+    payment: {
+      type: 'object',
+      required: ['iban'],
+      additionalProperties: false,
+      description: 'credit transfer details',
+      properties: {
+        iban: { type: 'string', pattern: '^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$', description: 'without spaces' },
+        bic: { type: 'string', pattern: '^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$' },
+        accountName: { type: 'string', minLength: 1, maxLength: 140 },
+        reference: { type: 'string', minLength: 1, maxLength: 140 },
       },
     },
     notes: { type: 'string', maxLength: 2000 },
@@ -112,7 +166,14 @@ export const invoiceSample: InvoiceData = {
     { description: 'Document rendering, November', quantity: 1, unitPrice: 190, vatRate: 20 },
     { description: 'Template design (hours)', quantity: 3.5, unitPrice: 80, vatRate: 20 },
   ],
+  deliveryDate: '2026-11-20',
   paymentTerms: 'Bank transfer within 30 days',
+  payment: {
+    iban: 'FR7630006000011234567890189',
+    bic: 'AGRIFRPP',
+    accountName: 'Studio Mint SARL',
+    reference: 'INV-2026-0042',
+  },
   paymentUrl: 'https://pay.example/INV-2026-0042',
 };
 
@@ -125,7 +186,14 @@ export interface InvoiceTotals {
     vatRate: number;
     netCents: number;
   }[];
+  /** Sum of the line net amounts (EN 16931 BT-106). */
   netCents: number;
+  allowances: { reason: string; vatRate: number; amountCents: number }[];
+  charges: { reason: string; vatRate: number; amountCents: number }[];
+  allowanceCents: number;
+  chargeCents: number;
+  /** Lines − allowances + charges (BT-109): what VAT is computed on. */
+  taxBasisCents: number;
   vat: { rate: number; basisCents: number; amountCents: number }[];
   vatCents: number;
   grossCents: number;
@@ -140,16 +208,78 @@ export function invoiceTotals(data: InvoiceData): InvoiceTotals {
     vatRate: item.vatRate ?? 0,
     netCents: Math.round(item.quantity * toCents(item.unitPrice)),
   }));
+  const adjustments = (list: Adjustment[] | undefined) =>
+    (list ?? []).map((entry) => ({
+      reason: entry.reason,
+      vatRate: entry.vatRate,
+      amountCents: toCents(entry.amount),
+    }));
+  const allowances = adjustments(data.allowances);
+  const charges = adjustments(data.charges);
+  // The basis of each rate is its lines, minus its allowances, plus its charges (EN 16931 BR-S-08).
   const byRate = new Map<number, number>();
-  for (const line of lines) byRate.set(line.vatRate, (byRate.get(line.vatRate) ?? 0) + line.netCents);
+  const add = (rate: number, cents: number) => byRate.set(rate, (byRate.get(rate) ?? 0) + cents);
+  for (const line of lines) add(line.vatRate, line.netCents);
+  for (const allowance of allowances) add(allowance.vatRate, -allowance.amountCents);
+  for (const charge of charges) add(charge.vatRate, charge.amountCents);
   // VAT per rate on the rate's basis (EN 16931 BR-CO-17), not summed per line, so rounding matches the XML.
   const vat = [...byRate]
     .sort(([a], [b]) => a - b)
     .map(([rate, basisCents]) => ({ rate, basisCents, amountCents: Math.round((basisCents * rate) / 100) }));
-  const netCents = lines.reduce((sum, line) => sum + line.netCents, 0);
-  const vatCents = vat.reduce((sum, entry) => sum + entry.amountCents, 0);
-  return { lines, netCents, vat, vatCents, grossCents: netCents + vatCents };
+  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+  const netCents = sum(lines.map((line) => line.netCents));
+  const allowanceCents = sum(allowances.map((entry) => entry.amountCents));
+  const chargeCents = sum(charges.map((entry) => entry.amountCents));
+  const taxBasisCents = netCents - allowanceCents + chargeCents;
+  const vatCents = sum(vat.map((entry) => entry.amountCents));
+  return {
+    lines,
+    netCents,
+    allowances,
+    charges,
+    allowanceCents,
+    chargeCents,
+    taxBasisCents,
+    vat,
+    vatCents,
+    grossCents: taxBasisCents + vatCents,
+  };
 }
+
+/** ISO 13616 check digits: the IBAN moved 4 characters, letters as numbers, mod 97 must be 1. */
+function ibanChecksumValid(iban: string): boolean {
+  const moved = `${iban.slice(4)}${iban.slice(0, 4)}`;
+  let remainder = 0;
+  for (const character of moved) {
+    const digits = /[A-Z]/.test(character) ? String(character.charCodeAt(0) - 55) : character;
+    for (const digit of digits) remainder = (remainder * 10 + Number(digit)) % 97;
+  }
+  return remainder === 1;
+}
+
+/**
+ * What the schema cannot say about an invoice, for every format: a valid IBAN, and no VAT rate whose
+ * allowances exceed its lines and charges (a negative basis would print a negative VAT amount).
+ */
+export function invoiceProblems(data: InvoiceData): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  if (data.payment && !ibanChecksumValid(data.payment.iban)) {
+    problems.push({ path: '/data/payment/iban', message: 'has wrong check digits' });
+  }
+  const totals = invoiceTotals(data);
+  for (const entry of totals.vat) {
+    if (entry.basisCents >= 0) continue;
+    const index = (data.allowances ?? []).findIndex((allowance) => allowance.vatRate === entry.rate);
+    problems.push({
+      path: `/data/allowances/${Math.max(index, 0)}`,
+      message: `allowances at ${formatNumber(entry.rate)}% exceed the lines and charges at that rate`,
+    });
+  }
+  return problems;
+}
+
+/** "FR76 3000 6000 0112 3456 7890 189": how an IBAN is printed (EN 16931 keeps it without spaces). */
+const groupIban = (iban: string) => iban.replace(/(.{4})(?=.)/g, '$1 ');
 
 const partyLines = (party: Party) => [
   ...(party.address
@@ -173,6 +303,7 @@ export function invoiceView(data: InvoiceData, assets: { logo: string | null; qr
     number: data.number,
     issueDate: data.issueDate,
     dueDate: data.dueDate ?? null,
+    deliveryDate: data.deliveryDate ?? null,
     seller: { name: data.seller.name, lines: partyLines(data.seller) },
     buyer: { name: data.buyer.name, lines: partyLines(data.buyer) },
     lines: totals.lines.map((line) => ({
@@ -185,6 +316,25 @@ export function invoiceView(data: InvoiceData, assets: { logo: string | null; qr
     })),
     totals: {
       net: money(totals.netCents),
+      /** Subtotal, allowances, charges, net total and VAT per rate, in print order, for both engines. */
+      rows: [
+        { label: 'Subtotal', amount: money(totals.netCents) },
+        ...totals.allowances.map((entry) => ({
+          label: `${entry.reason} (VAT ${formatNumber(entry.vatRate)}%)`,
+          amount: money(-entry.amountCents),
+        })),
+        ...totals.charges.map((entry) => ({
+          label: `${entry.reason} (VAT ${formatNumber(entry.vatRate)}%)`,
+          amount: money(entry.amountCents),
+        })),
+        ...(totals.allowances.length + totals.charges.length > 0
+          ? [{ label: 'Net total', amount: money(totals.taxBasisCents) }]
+          : []),
+        ...totals.vat.map((entry) => ({
+          label: `VAT ${formatNumber(entry.rate)}%`,
+          amount: money(entry.amountCents),
+        })),
+      ],
       vat: totals.vat.map((entry) => ({
         rate: `${formatNumber(entry.rate)}%`,
         amount: money(entry.amountCents),
@@ -194,6 +344,16 @@ export function invoiceView(data: InvoiceData, assets: { logo: string | null; qr
     },
     notes: data.notes ?? null,
     paymentTerms: data.paymentTerms ?? null,
+    payment: data.payment
+      ? {
+          lines: [
+            ...(data.payment.accountName ? [`Account holder: ${data.payment.accountName}`] : []),
+            `IBAN: ${groupIban(data.payment.iban)}`,
+            ...(data.payment.bic ? [`BIC: ${data.payment.bic}`] : []),
+            ...(data.payment.reference ? [`Payment reference: ${data.payment.reference}`] : []),
+          ],
+        }
+      : null,
     paymentUrl: data.paymentUrl ?? null,
     logo: assets.logo,
     qr: assets.qr,
@@ -225,6 +385,7 @@ export const invoiceTypst = `
     No. #inv.number \\
     Issued #inv.issueDate
     #if inv.dueDate != none [\\ Due #inv.dueDate]
+    #if inv.deliveryDate != none [\\ Delivered #inv.deliveryDate]
   ],
   align(right, party(inv.seller)),
 )
@@ -243,11 +404,15 @@ export const invoiceTypst = `
   columns: 2,
   stroke: none,
   align: right,
-  [Subtotal], inv.totals.net,
-  ..inv.totals.vat.map(t => ([VAT #t.rate], t.amount)).flatten(),
+  ..inv.totals.rows.map(r => (r.label, r.amount)).flatten(),
   [*Total due*], [*#inv.totals.gross*],
 ))
 #if inv.paymentTerms != none [#inv.paymentTerms \\ ]
+#if inv.payment != none [
+  #v(0.2cm)
+  *Payment by bank transfer* \\
+  #for line in inv.payment.lines [#line \\ ]
+]
 #if inv.notes != none [#inv.notes]
 #if inv.qr != none [
   #v(0.4cm)
@@ -271,7 +436,7 @@ export const invoiceHtml = `<!doctype html>
 </style></head>
 <body>
 <div class="top">
-  <div>{{#if logo}}<img src="{{logo}}" style="height:1.4cm"><br>{{/if}}<h1>INVOICE</h1>No. {{number}}<br>Issued {{issueDate}}{{#if dueDate}}<br>Due {{dueDate}}{{/if}}</div>
+  <div>{{#if logo}}<img src="{{logo}}" style="height:1.4cm"><br>{{/if}}<h1>INVOICE</h1>No. {{number}}<br>Issued {{issueDate}}{{#if dueDate}}<br>Due {{dueDate}}{{/if}}{{#if deliveryDate}}<br>Delivered {{deliveryDate}}{{/if}}</div>
   <div style="text-align:right"><b>{{seller.name}}</b>{{#each seller.lines}}<br>{{this}}{{/each}}</div>
 </div>
 <p><b>Bill to</b><br><b>{{buyer.name}}</b>{{#each buyer.lines}}<br>{{this}}{{/each}}</p>
@@ -280,11 +445,11 @@ export const invoiceHtml = `<!doctype html>
   <tbody>{{#each lines}}<tr><td>{{position}}</td><td>{{description}}</td><td class="num">{{quantity}}</td><td class="num">{{unitPrice}}</td><td class="num">{{vatRate}}</td><td class="num">{{amount}}</td></tr>{{/each}}</tbody>
 </table>
 <table class="totals">
-  <tr><td>Subtotal</td><td>{{totals.net}}</td></tr>
-  {{#each totals.vat}}<tr><td>VAT {{rate}}</td><td>{{amount}}</td></tr>{{/each}}
+  {{#each totals.rows}}<tr><td>{{label}}</td><td>{{amount}}</td></tr>{{/each}}
   <tr><td><b>Total due</b></td><td><b>{{totals.gross}}</b></td></tr>
 </table>
 {{#if paymentTerms}}<p>{{paymentTerms}}</p>{{/if}}
+{{#if payment}}<p><b>Payment by bank transfer</b>{{#each payment.lines}}<br>{{this}}{{/each}}</p>{{/if}}
 {{#if notes}}<p>{{notes}}</p>{{/if}}
 {{#if qr}}<div style="display:flex;gap:12px;align-items:center"><img src="{{qr}}" style="width:2.6cm">Scan to pay<br>{{paymentUrl}}</div>{{/if}}
 </body></html>`;
