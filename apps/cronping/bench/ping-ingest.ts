@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
@@ -52,7 +52,12 @@ if (!bareAddress || typeof bareAddress === 'string') throw new Error('no address
 
 const dataDir = mkdtempSync(join(tmpdir(), 'cronping-bench-'));
 const app = await buildApp(
-  loadConfig({ INTERNAL_TOKEN: 'b'.repeat(64), DATA_DIR: dataDir, LOG_LEVEL: 'silent' }),
+  loadConfig({
+    INTERNAL_TOKEN: 'b'.repeat(64),
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    WAL_CHECKPOINT_INTERVAL_MS: process.env.WAL_CHECKPOINT_INTERVAL_MS,
+  }),
   { logger: false },
 );
 await app.listen({ host: '127.0.0.1', port: 0 });
@@ -72,7 +77,9 @@ const codes = app.database.transaction(() => {
 const paths = codes.map((code) => `/ping/${code}`);
 
 console.log(
-  `ping ingest: ${seconds} s per target, ${connections} connections, ${checkCount} checks (shared 2-core machine: noisy)`,
+  `ping ingest: ${seconds} s per target, ${connections} connections, ${checkCount} checks, WAL_CHECKPOINT_INTERVAL_MS=${process.env.WAL_CHECKPOINT_INTERVAL_MS ?? 0} (shared 2-core machine: noisy; load ${loadavg()
+    .map((n) => n.toFixed(1))
+    .join(' ')})`,
 );
 const bareFigures = await run(`http://127.0.0.1:${bareAddress.port}`, paths);
 const cronpingFigures = await run(`http://127.0.0.1:${address.port}`, paths);

@@ -4,7 +4,16 @@ import type { CheckRecord, CheckState, PingKind, StoredStatus } from './monitor/
 
 /** Every SQL statement of CronPing, prepared once. Writes run inside the callers' `database.transaction`. */
 
-export interface Check extends CheckRecord {
+/** healthchecks' keyword filtering: comma-separated, case-sensitive keywords (see monitor/keywords.ts). */
+export interface KeywordFilter {
+  filterSubject: boolean;
+  filterBody: boolean;
+  startKw: string;
+  successKw: string;
+  failureKw: string;
+}
+
+export interface Check extends CheckRecord, KeywordFilter {
   id: number;
   code: string;
   accountId: string;
@@ -16,7 +25,7 @@ export interface Check extends CheckRecord {
   createdAt: number;
 }
 
-export interface CheckFields {
+export interface CheckFields extends KeywordFilter {
   name: string;
   slug: string;
   tags: string;
@@ -98,6 +107,11 @@ interface CheckRow {
   min_duration: number | null;
   failure_tolerance: number;
   max_runtime: number | null;
+  filter_subject: number;
+  filter_body: number;
+  start_kw: string;
+  success_kw: string;
+  failure_kw: string;
   status: StoredStatus;
   n_pings: number;
   last_ping: number | null;
@@ -128,6 +142,11 @@ const toCheck = (row: CheckRow): Check => ({
   minDuration: row.min_duration,
   failureTolerance: row.failure_tolerance,
   maxRuntime: row.max_runtime,
+  filterSubject: row.filter_subject === 1,
+  filterBody: row.filter_body === 1,
+  startKw: row.start_kw,
+  successKw: row.success_kw,
+  failureKw: row.failure_kw,
   status: row.status,
   nPings: row.n_pings,
   lastPing: row.last_ping,
@@ -155,6 +174,11 @@ const fieldParams = (fields: CheckFields) => ({
   minDuration: fields.minDuration,
   failureTolerance: fields.failureTolerance,
   maxRuntime: fields.maxRuntime,
+  filterSubject: fields.filterSubject ? 1 : 0,
+  filterBody: fields.filterBody ? 1 : 0,
+  startKw: fields.startKw,
+  successKw: fields.successKw,
+  failureKw: fields.failureKw,
 });
 
 const stateParams = (state: CheckState) => ({
@@ -193,15 +217,18 @@ export function createCronpingRepository(database: StudioDatabase) {
     countChecks: sqlite.prepare('SELECT count(*) FROM checks WHERE account_id = ?').pluck(),
     insertCheck: sqlite.prepare(
       `INSERT INTO checks (code, account_id, name, slug, tags, description, kind, timeout, schedule, tz, grace,
-         manual_resume, methods, min_duration, failure_tolerance, max_runtime, badge_key, created_at)
+         manual_resume, methods, min_duration, failure_tolerance, max_runtime, filter_subject, filter_body,
+         start_kw, success_kw, failure_kw, badge_key, created_at)
        VALUES (@code, @accountId, @name, @slug, @tags, @description, @kind, @timeout, @schedule, @tz, @grace,
-         @manualResume, @methods, @minDuration, @failureTolerance, @maxRuntime, @badgeKey, @now)`,
+         @manualResume, @methods, @minDuration, @failureTolerance, @maxRuntime, @filterSubject, @filterBody,
+         @startKw, @successKw, @failureKw, @badgeKey, @now)`,
     ),
     updateFields: sqlite.prepare(
       `UPDATE checks SET name = @name, slug = @slug, tags = @tags, description = @description, kind = @kind,
          timeout = @timeout, schedule = @schedule, tz = @tz, grace = @grace, manual_resume = @manualResume,
          methods = @methods, min_duration = @minDuration, failure_tolerance = @failureTolerance,
-         max_runtime = @maxRuntime
+         max_runtime = @maxRuntime, filter_subject = @filterSubject, filter_body = @filterBody,
+         start_kw = @startKw, success_kw = @successKw, failure_kw = @failureKw
        WHERE id = @id`,
     ),
     updateState: sqlite.prepare(
@@ -233,6 +260,11 @@ export function createCronpingRepository(database: StudioDatabase) {
       'INSERT INTO channels (id, account_id, name, kind, target, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     channelsOfAccount: sqlite.prepare('SELECT * FROM channels WHERE account_id = ? ORDER BY created_at, id'),
+    updateChannel: sqlite.prepare(
+      'UPDATE channels SET name = ?, kind = ?, target = ? WHERE id = ? AND account_id = ?',
+    ),
+    // check_channels and the channel's undelivered notifications go with it (ON DELETE CASCADE).
+    deleteChannel: sqlite.prepare('DELETE FROM channels WHERE id = ? AND account_id = ?'),
     channelIdsOfCheck: sqlite
       .prepare('SELECT channel_id FROM check_channels WHERE check_id = ? ORDER BY channel_id')
       .pluck(),
@@ -395,6 +427,13 @@ export function createCronpingRepository(database: StudioDatabase) {
           createdAt: row.created_at as number,
         }),
       ),
+    /** Changes a channel of this account; false when the account has no such channel. */
+    updateChannel: (accountId: string, channel: Pick<Channel, 'id' | 'name' | 'kind' | 'target'>) =>
+      statements.updateChannel.run(channel.name, channel.kind, channel.target, channel.id, accountId)
+        .changes > 0,
+    /** Deletes a channel of this account; false when the account has no such channel. */
+    deleteChannel: (accountId: string, channelId: string) =>
+      statements.deleteChannel.run(channelId, accountId).changes > 0,
     channelIdsOfCheck: (checkId: number) => statements.channelIdsOfCheck.all(checkId) as string[],
     setCheckChannels(checkId: number, channelIds: string[]) {
       statements.clearCheckChannels.run(checkId);

@@ -1,6 +1,7 @@
 import type { StudioDatabase } from '@studio/shared-db';
 import type { Clock } from '../clock';
 import type { Check, CheckFields, CronpingRepository } from '../repository';
+import { filteredKind } from './keywords';
 import { applyPing, type PingKind } from './state';
 import { recordFlip } from './transitions';
 
@@ -57,6 +58,11 @@ export const defaultCheckFields = (slug: string): CheckFields => ({
   minDuration: null,
   failureTolerance: 0,
   maxRuntime: null,
+  filterSubject: false,
+  filterBody: false,
+  startKw: '',
+  successKw: '',
+  failureKw: '',
 });
 
 /**
@@ -104,7 +110,8 @@ export function createPingIngest(options: PingIngestOptions) {
         continue;
       }
       const check = resolved;
-      const outcome = applyPing(check, submission, now);
+      const kind = filteredKind(check, submission.kind, submission.exitstatus, submission.body);
+      const outcome = applyPing(check, kind === submission.kind ? submission : { ...submission, kind }, now);
       repository.updateState(check.id, outcome.state);
       repository.insertPing({
         checkId: check.id,

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Config } from '../../config';
 import { defaultCheckFields } from '../../monitor/ingest';
 import { type CheckState, deadlineOf } from '../../monitor/state';
-import type { Check, CheckFields } from '../../repository';
+import type { ChannelKind, Check, CheckFields } from '../../repository';
 import { isValidTimezone, previewCron, ScheduleError } from '../../schedule';
 import { checkJson, checkJsonSchema, tagsOf, uniqueKeyOf } from './check-json';
 import { type CheckSpec, parseCheckSpec, SpecError, slugify } from './spec';
@@ -33,8 +33,35 @@ const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: erro
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SHA1 = /^[0-9a-f]{40}$/;
 const notFound = () => new ApiError(404, 'not found');
+// The extension's channel bodies; `api_key` is healthchecks' legacy body key, read by the auth hook.
+const channelCreateBody = z.object({
+  name: z.string().max(100).default(''),
+  kind: z.enum(['webhook', 'slack', 'email']),
+  url: z.string().max(2000).optional(),
+  email: z.email().max(254).optional(),
+  api_key: z.string().optional(),
+});
+const channelUpdateBody = z.object({
+  name: z.string().max(100).optional(),
+  kind: z.enum(['webhook', 'slack', 'email']).optional(),
+  url: z.string().max(2000).optional(),
+  email: z.email().max(254).optional(),
+  api_key: z.string().optional(),
+});
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('Z', '+00:00');
+
+const headerKey = (request: FastifyRequest) => {
+  const key = request.headers['x-api-key'];
+  return typeof key === 'string' ? key : undefined;
+};
+/** healthchecks' legacy `api_key` field of a JSON body, read only when no X-Api-Key header is sent. */
+const bodyKey = (request: FastifyRequest) => {
+  const body = request.body;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const key = (body as Record<string, unknown>).api_key;
+  return typeof key === 'string' ? key : undefined;
+};
 
 function apiErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof ApiError) return reply.code(error.status).send({ error: error.message });
@@ -42,7 +69,7 @@ function apiErrorHandler(error: FastifyError, request: FastifyRequest, reply: Fa
     if (error.code === 'unauthorized' || error.code === 'read_only_key') {
       return reply
         .code(401)
-        .send({ error: request.headers['x-api-key'] ? 'wrong api key' : 'missing api key' });
+        .send({ error: headerKey(request) || bodyKey(request) ? 'wrong api key' : 'missing api key' });
     }
     if (error.headers) reply.headers(error.headers);
     if (error.statusCode >= 500) request.log.error({ err: error }, error.message);
@@ -137,6 +164,11 @@ export function registerManagementApi(app: ServiceInstance, config: Config) {
           minDuration: check.minDuration,
           failureTolerance: check.failureTolerance,
           maxRuntime: check.maxRuntime,
+          filterSubject: check.filterSubject,
+          filterBody: check.filterBody,
+          startKw: check.startKw,
+          successKw: check.successKw,
+          failureKw: check.failureKw,
         }
       : { ...defaultCheckFields(''), name: '' };
     if (spec.name !== undefined && spec.name !== fields.name) {
@@ -160,6 +192,21 @@ export function registerManagementApi(app: ServiceInstance, config: Config) {
     if (spec.min_duration !== undefined) fields.minDuration = spec.min_duration;
     if (spec.failure_tolerance !== undefined) fields.failureTolerance = spec.failure_tolerance;
     if (spec.max_runtime !== undefined) fields.maxRuntime = spec.max_runtime;
+    // healthchecks' deprecated v1 fields: `subject` and `subject_fail` are the success and failure keywords
+    // of the subject filter, which is on while either is set.
+    if (spec.subject !== undefined) {
+      fields.successKw = spec.subject;
+      fields.filterSubject = fields.successKw !== '' || fields.failureKw !== '';
+    }
+    if (spec.subject_fail !== undefined) {
+      fields.failureKw = spec.subject_fail;
+      fields.filterSubject = fields.successKw !== '' || fields.failureKw !== '';
+    }
+    if (spec.filter_subject !== undefined) fields.filterSubject = spec.filter_subject;
+    if (spec.filter_body !== undefined) fields.filterBody = spec.filter_body;
+    if (spec.start_kw !== undefined) fields.startKw = spec.start_kw;
+    if (spec.success_kw !== undefined) fields.successKw = spec.success_kw;
+    if (spec.failure_kw !== undefined) fields.failureKw = spec.failure_kw;
     return fields;
   };
 
@@ -190,6 +237,41 @@ export function registerManagementApi(app: ServiceInstance, config: Config) {
     }
   };
 
+  const updateChannel = app.database.transaction(
+    (accountId: string, channel: Parameters<typeof repository.updateChannel>[1]) =>
+      repository.updateChannel(accountId, channel),
+  );
+  const deleteChannel = app.database.transaction((accountId: string, channelId: string) =>
+    repository.deleteChannel(accountId, channelId),
+  );
+  const ownChannel = (accountId: string, channelId: string) => {
+    const channel = repository.channelsOfAccount(accountId).find((candidate) => candidate.id === channelId);
+    if (!channel) throw notFound();
+    return channel;
+  };
+  const parseChannelBody = <T extends z.ZodType>(schema: T, body: unknown): z.output<T> => {
+    const parsed = schema.safeParse(body ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ApiError(400, `json validation error: ${issue.path.join('.') || 'body'}: ${issue.message}`);
+    }
+    return parsed.data;
+  };
+  /** The stored target of a channel: its email address, or its URL once the SSRF guard admitted it. */
+  const channelTarget = async (kind: ChannelKind, url: string | undefined, email: string | undefined) => {
+    if (kind === 'email') {
+      if (!email) throw new ApiError(400, 'json validation error: email is required for an email channel');
+      return email;
+    }
+    if (!url) throw new ApiError(400, `json validation error: url is required for a ${kind} channel`);
+    try {
+      return (await checkOutboundUrl(url, allowlist)).url.toString();
+    } catch (error) {
+      if (error instanceof OutboundBlockedError) throw new ApiError(400, error.message);
+      throw new ApiError(400, `url does not resolve: ${(error as Error).message}`);
+    }
+  };
+
   for (const version of [1, 2, 3]) {
     app.register(
       async (plain) => {
@@ -201,7 +283,7 @@ export function registerManagementApi(app: ServiceInstance, config: Config) {
           reply.headers({
             'access-control-allow-origin': '*',
             'access-control-allow-headers': 'X-Api-Key',
-            'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+            'access-control-allow-methods': 'GET, POST, PATCH, DELETE, OPTIONS',
             'access-control-max-age': '600',
           });
         });
@@ -227,16 +309,18 @@ export function registerManagementApi(app: ServiceInstance, config: Config) {
 
         scope.register(async (plainAuthed) => {
           const authed = plainAuthed.withTypeProvider<ZodTypeProvider>();
-          authed.addHook(
-            'onRequest',
-            billing.authenticate({
-              extractKey: (request) => {
-                const key = request.headers['x-api-key'];
-                return typeof key === 'string' ? key : undefined;
-              },
-              allowReadOnlyWrites: true,
-            }),
-          );
+          // The X-Api-Key header is resolved as soon as the request arrives. Without it, healthchecks also
+          // accepts the key as `api_key` in a JSON body: that one can only be read once the body is parsed,
+          // so it is resolved in preValidation, through the same billing hook (same 401s, same failed-key
+          // limiter, and before the preHandler rate limiter, which needs the account). A header always wins.
+          const byHeader = billing.authenticate({ extractKey: headerKey, allowReadOnlyWrites: true });
+          const byBody = billing.authenticate({ extractKey: bodyKey, allowReadOnlyWrites: true });
+          authed.addHook('onRequest', async (request, reply) => {
+            if (headerKey(request) !== undefined) await byHeader(request, reply);
+          });
+          authed.addHook('preValidation', async (request, reply) => {
+            if (!request.principal) await byBody(request, reply);
+          });
           const principal = (request: FastifyRequest) => request.principal!;
           const requireWrite = (request: FastifyRequest) => {
             // healthchecks answers a read-only key on a write endpoint as an unknown key.
@@ -574,43 +658,62 @@ export function registerManagementApi(app: ServiceInstance, config: Config) {
               },
               async (request, reply) => {
                 const accountId = requireWrite(request);
-                const parsed = z
-                  .object({
-                    name: z.string().max(100).default(''),
-                    kind: z.enum(['webhook', 'slack', 'email']),
-                    url: z.string().max(2000).optional(),
-                    email: z.email().max(254).optional(),
-                  })
-                  .safeParse(request.body ?? {});
-                if (!parsed.success) {
-                  const issue = parsed.error.issues[0]!;
-                  throw new ApiError(
-                    400,
-                    `json validation error: ${issue.path.join('.') || 'body'}: ${issue.message}`,
-                  );
-                }
-                const { name, kind, url, email } = parsed.data;
-                let target: string;
-                if (kind === 'email') {
-                  if (!email)
-                    throw new ApiError(400, 'json validation error: email is required for an email channel');
-                  target = email;
-                } else {
-                  if (!url)
-                    throw new ApiError(400, `json validation error: url is required for a ${kind} channel`);
-                  try {
-                    target = (await checkOutboundUrl(url, allowlist)).url.toString();
-                  } catch (error) {
-                    if (error instanceof OutboundBlockedError) throw new ApiError(400, error.message);
-                    throw new ApiError(400, `url does not resolve: ${(error as Error).message}`);
-                  }
-                }
+                const { name, kind, url, email } = parseChannelBody(channelCreateBody, request.body);
+                const target = await channelTarget(kind, url, email);
                 const channel = { id: randomUUID(), accountId, name, kind, target, createdAt: clock.now() };
                 createChannel(channel);
                 return reply.code(201).send({ id: channel.id, name, kind });
               },
             );
           }
+          // CronPing's extension: edit and delete a channel. Another account's channel is 404.
+          const channelParams = z.object({ id: z.string() });
+          authed.patch(
+            '/channels/:id',
+            {
+              schema: {
+                tags: ['api'],
+                summary:
+                  'Edit an alert channel (a CronPing extension): any of name, kind, url, email; a new kind needs its target',
+                security,
+                params: channelParams,
+                body: z.unknown(),
+                response: { 200: channelJson, ...errors },
+              },
+            },
+            async (request) => {
+              const accountId = requireWrite(request);
+              const existing = ownChannel(accountId, request.params.id);
+              const changes = parseChannelBody(channelUpdateBody, request.body);
+              const kind = changes.kind ?? existing.kind;
+              const name = changes.name ?? existing.name;
+              const target =
+                changes.url === undefined && changes.email === undefined && kind === existing.kind
+                  ? existing.target
+                  : await channelTarget(kind, changes.url, changes.email);
+              updateChannel(accountId, { id: existing.id, name, kind, target });
+              return { id: existing.id, name, kind };
+            },
+          );
+          authed.delete(
+            '/channels/:id',
+            {
+              schema: {
+                tags: ['api'],
+                summary:
+                  'Delete an alert channel (a CronPing extension): detached from its checks, its undelivered alerts dropped',
+                security,
+                params: channelParams,
+                response: { 200: channelJson, ...errors },
+              },
+            },
+            async (request) => {
+              const accountId = requireWrite(request);
+              const existing = ownChannel(accountId, request.params.id);
+              deleteChannel(accountId, existing.id);
+              return { id: existing.id, name: existing.name, kind: existing.kind };
+            },
+          );
 
           for (const path of withSlash('/badges')) {
             const badgeUrls = z.record(z.string(), z.record(z.string(), z.string()));

@@ -20,6 +20,13 @@ export interface CheckSpec {
   min_duration?: number | null;
   failure_tolerance?: number;
   max_runtime?: number | null;
+  subject?: string;
+  subject_fail?: string;
+  filter_subject?: boolean;
+  filter_body?: boolean;
+  start_kw?: string;
+  success_kw?: string;
+  failure_kw?: string;
 }
 
 export class SpecError extends Error {}
@@ -36,6 +43,12 @@ function string(body: Record<string, unknown>, key: string, maxLength?: number):
   if (typeof value !== 'string') return fail(`${key} is not a string`);
   if (maxLength !== undefined && value.length > maxLength) fail(`${key} is too long`);
   return value;
+}
+
+function boolean(body: Record<string, unknown>, key: string): boolean | undefined {
+  if (!(key in body)) return undefined;
+  if (typeof body[key] !== 'boolean') return fail(`${key} is not a boolean`);
+  return body[key] as boolean;
 }
 
 function integer(body: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
@@ -76,10 +89,14 @@ export function parseCheckSpec(input: unknown): CheckSpec {
   }
   spec.tz = string(body, 'tz');
   if (spec.tz !== undefined && !isValidTimezone(spec.tz)) fail('tz is not a valid timezone');
-  if ('manual_resume' in body) {
-    if (typeof body.manual_resume !== 'boolean') fail('manual_resume is not a boolean');
-    spec.manual_resume = body.manual_resume as boolean;
-  }
+  spec.manual_resume = boolean(body, 'manual_resume');
+  spec.filter_subject = boolean(body, 'filter_subject');
+  spec.filter_body = boolean(body, 'filter_body');
+  spec.subject = string(body, 'subject', 200);
+  spec.subject_fail = string(body, 'subject_fail', 200);
+  spec.start_kw = string(body, 'start_kw', 200);
+  spec.success_kw = string(body, 'success_kw', 200);
+  spec.failure_kw = string(body, 'failure_kw', 200);
   const methods = string(body, 'methods');
   if (methods !== undefined && methods !== '' && methods !== 'POST') fail('methods has unexpected value');
   spec.methods = methods as CheckSpec['methods'];
