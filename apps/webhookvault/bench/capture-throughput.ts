@@ -7,7 +7,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
@@ -38,6 +38,12 @@ async function load(url: string) {
   };
 }
 
+// The machine is shared: the load average before and after says how noisy the figures are.
+const loadAverage = () =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(', ');
+const loadBefore = loadAverage();
 const directory = mkdtempSync(join(tmpdir(), 'webhookvault-bench-'));
 try {
   const bare = Fastify();
@@ -90,6 +96,7 @@ try {
   console.table({ 'bare Fastify route': bareResult, ...vault });
   for (const line of lost) console.log(line);
   console.log('(stored can exceed acknowledged by the requests still in flight when a run stopped)');
+  console.log(`load average (1, 5, 15 min): before ${loadBefore}, after ${loadAverage()}`);
 } finally {
   rmSync(directory, { recursive: true, force: true });
 }

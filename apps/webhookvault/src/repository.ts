@@ -374,6 +374,8 @@ export function createVaultRepository(database: StudioDatabase) {
     ) => {
       const created: NewDelivery[] = [];
       const seqs: number[] = [];
+      // A batch is mostly one endpoint's captures: its forwarding rules are read once per batch, not per row.
+      const rulesOf = new Map<string, ForwardingRule[]>();
       for (const capture of captures) {
         const result = insertCapture.run({
           id: capture.id,
@@ -389,7 +391,11 @@ export function createVaultRepository(database: StudioDatabase) {
           payload: capture.sealed.ciphertext,
         });
         seqs.push(Number(result.lastInsertRowid));
-        const rules = (selectEnabledRules.all(capture.endpointId) as RawRule[]).map(toRule);
+        let rules = rulesOf.get(capture.endpointId);
+        if (rules === undefined) {
+          rules = (selectEnabledRules.all(capture.endpointId) as RawRule[]).map(toRule);
+          rulesOf.set(capture.endpointId, rules);
+        }
         for (const delivery of rules.length > 0 ? deliveriesFor(capture, rules) : []) {
           insertDeliveryStatement.run({ ...delivery, preservePath: delivery.preservePath ? 1 : 0 });
           created.push(delivery);

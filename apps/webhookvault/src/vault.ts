@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
+import { RandomPool } from './random-pool';
 
 /**
  * Encryption at rest: AES-256-GCM, a fresh 96-bit nonce per record, and the id of the key on every record so
@@ -33,10 +34,13 @@ export class UnknownKeyError extends Error {
 export class Vault {
   readonly currentKeyId: string;
   private readonly keys = new Map<string, Buffer>();
+  private readonly random = new RandomPool();
+  private readonly currentKey: Buffer;
 
   constructor(currentKey: Buffer, previousKeys: readonly Buffer[] = []) {
     this.currentKeyId = keyIdOf(currentKey);
     this.keys.set(this.currentKeyId, currentKey);
+    this.currentKey = currentKey;
     for (const key of previousKeys) {
       const id = keyIdOf(key);
       if (!this.keys.has(id)) this.keys.set(id, key);
@@ -44,9 +48,8 @@ export class Vault {
   }
 
   seal(plaintext: Buffer, associatedData: string): Sealed {
-    const key = this.keys.get(this.currentKeyId)!;
-    const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+    const nonce = this.random.take(NONCE_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.currentKey, nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(associatedData, 'utf8'));
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
     return { keyId: this.currentKeyId, nonce, ciphertext };

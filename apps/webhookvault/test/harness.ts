@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,4 +143,67 @@ export async function startReceiver(
 
 export function onCleanup(cleanup: () => Promise<void> | void): void {
   cleanups.push(cleanup);
+}
+
+export interface SseEvent {
+  id: string;
+  event: string;
+  data: { id: string; path: string; bodyText?: string };
+}
+
+/** Opens an SSE stream over a real socket and collects its events. */
+export function openStream(url: string, headers: Record<string, string>) {
+  const events: SseEvent[] = [];
+  const waiters: (() => void)[] = [];
+  let buffer = '';
+  let status = 0;
+  const request = httpRequest(url, { headers });
+  const ready = new Promise<void>((resolve, reject) => {
+    request.on('response', (response) => {
+      status = response.statusCode ?? 0;
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end = buffer.indexOf('\n\n');
+        while (end !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields: Record<string, string> = Object.fromEntries(
+            block
+              .split('\n')
+              .filter((line) => line !== '' && !line.startsWith(':'))
+              .map((line) => [
+                line.slice(0, line.indexOf(':')),
+                line.slice(line.indexOf(':') + 1).trimStart(),
+              ]),
+          );
+          if (fields.event === 'capture') {
+            events.push({
+              id: fields.id ?? '',
+              event: fields.event,
+              data: JSON.parse(fields.data ?? 'null'),
+            });
+            for (const waiter of waiters.splice(0)) waiter();
+          }
+          end = buffer.indexOf('\n\n');
+        }
+      });
+      resolve();
+    });
+    request.on('error', reject);
+  });
+  request.end();
+  const close = () => {
+    request.destroy();
+  };
+  onCleanup(close);
+  return {
+    events,
+    ready,
+    status: () => status,
+    close,
+    async waitFor(count: number) {
+      while (events.length < count) await new Promise<void>((resolve) => waiters.push(resolve));
+    },
+  };
 }

@@ -37,11 +37,13 @@ export function decodeCapturedRequest(encoded: Buffer): CapturedRequest {
   return { ...meta, body: Buffer.from(encoded.subarray(4 + metaLength)) };
 }
 
-/** Pairs Node's flat `rawHeaders` list. */
-export function pairHeaders(rawHeaders: readonly string[]): [string, string][] {
+/** Pairs Node's flat `rawHeaders` list, leaving out the names (lower case) in `omit`. */
+export function pairHeaders(rawHeaders: readonly string[], omit?: ReadonlySet<string>): [string, string][] {
   const pairs: [string, string][] = [];
   for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
-    pairs.push([rawHeaders[index]!, rawHeaders[index + 1]!]);
+    const name = rawHeaders[index]!;
+    if (omit?.has(name.toLowerCase())) continue;
+    pairs.push([name, rawHeaders[index + 1]!]);
   }
   return pairs;
 }

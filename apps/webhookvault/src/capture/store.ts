@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomId } from '@studio/shared-billing';
 import type { Clock } from '../clock';
+import { RandomPool } from '../random-pool';
 import type { CaptureRow, ForwardingRule, NewCapture, NewDelivery, VaultRepository } from '../repository';
 import type { Vault } from '../vault';
 import { type CapturedRequest, decodeCapturedRequest, encodeCapturedRequest } from './payload';
@@ -56,6 +57,7 @@ export class CaptureStore {
   readonly committed = new EventEmitter();
   private queue: Pending[] = [];
   private scheduled = false;
+  private readonly random = new RandomPool();
 
   constructor(
     private readonly repository: VaultRepository,
@@ -74,7 +76,7 @@ export class CaptureStore {
     verification: Verification;
     receivedMs: number;
   }): Promise<{ id: string; seq: number }> {
-    const id = randomId('cap');
+    const id = this.random.id('cap');
     const capture: NewCapture = {
       id,
       endpointId: input.endpointId,

@@ -11,6 +11,7 @@ import type { Config } from '../config';
 import { DeliveryWorker } from '../delivery/worker';
 import { createVaultRepository, type VaultRepository } from '../repository';
 import { RetentionJob } from '../retention';
+import { StreamTokens } from '../stream-token';
 import { Vault } from '../vault';
 
 export interface VaultContext {
@@ -21,6 +22,7 @@ export interface VaultContext {
   store: CaptureStore;
   deliveries: DeliveryWorker;
   retention: RetentionJob;
+  streamTokens: StreamTokens;
   allowlist: OutboundAllowlist;
   lookup?: OutboundLookup;
 }
@@ -71,6 +73,7 @@ export function installContext(app: FastifyInstance, options: ContextOptions): v
     store,
     deliveries: worker,
     retention,
+    streamTokens: new StreamTokens(config.WEBHOOKVAULT_ENCRYPTION_KEY, clock),
     allowlist,
     ...(options.lookup ? { lookup: options.lookup } : {}),
   } satisfies VaultContext);

@@ -1,6 +1,9 @@
-import { notFound, type ServiceInstance } from '@studio/service-kit';
+import { AppError, notFound, type ServiceInstance } from '@studio/service-kit';
 import { accountOf } from '@studio/shared-billing';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { StreamGrant } from '../stream-token';
+import { publicBaseUrl } from './endpoints';
 import { errorResponses, idParams } from './schemas';
 
 const HEARTBEAT_MS = 15_000;
@@ -13,7 +16,64 @@ const BATCH = 100;
  * has new captures", and the stream reads past its last sent id, so nothing is skipped or sent twice.
  */
 export async function streamRoutes(app: ServiceInstance) {
-  const { repository, store } = app.webhookvault;
+  const { repository, store, streamTokens, config } = app.webhookvault;
+  // The grant a `?token=` carried, per request (an API key's principal lives on request.principal instead).
+  const grants = new WeakMap<FastifyRequest, StreamGrant>();
+
+  // A read-only key may watch a stream, so it may ask for a token to watch it from a browser: the POST creates
+  // nothing that is stored.
+  const readerAuth = app.billing.authenticate({ allowReadOnlyWrites: true });
+  app.post(
+    '/v1/endpoints/:id/stream-token',
+    {
+      onRequest: readerAuth,
+      schema: {
+        security: [{ bearerAuth: [] }],
+        tags: ['captures'],
+        summary: "A token that opens this endpoint's SSE stream for 5 minutes, for EventSource (?token=)",
+        params: idParams,
+        response: {
+          201: z.object({ token: z.string(), expiresAt: z.string(), streamUrl: z.string() }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const account = accountOf(request);
+      const endpoint = repository.findEndpoint(account.id, request.params.id);
+      if (endpoint === null) throw notFound('Endpoint');
+      const { token, expiresMs } = streamTokens.issue(account.id, endpoint.id);
+      const base = publicBaseUrl(request, config.WEBHOOKVAULT_PUBLIC_URL);
+      return reply.code(201).send({
+        token,
+        expiresAt: new Date(expiresMs).toISOString(),
+        streamUrl: `${base}/v1/endpoints/${endpoint.id}/stream?token=${encodeURIComponent(token)}`,
+      });
+    },
+  );
+
+  // `?token=` (EventSource) or `Authorization: Bearer <api key>`; a token that fails is refused outright rather
+  // than falling back to the header, so a client learns its token is bad.
+  const streamAuth = async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = (request.query as { token?: unknown }).token;
+    if (token === undefined) return app.requireAccount(request, reply);
+    if (typeof token !== 'string') throw new AppError('unauthorized', 'Invalid stream token');
+    const checked = streamTokens.check(token);
+    if (!checked.ok) {
+      throw new AppError(
+        'unauthorized',
+        checked.reason === 'expired'
+          ? 'The stream token has expired; ask POST /v1/endpoints/:id/stream-token for a new one'
+          : 'Invalid stream token',
+      );
+    }
+    const account = app.billing.repository.findAccount(checked.grant.accountId);
+    if (account === null) throw new AppError('unauthorized', 'Invalid stream token');
+    if (account.status === 'suspended') {
+      throw new AppError('account_suspended', 'This account is suspended; contact support to resume it');
+    }
+    grants.set(request, checked.grant);
+  };
   // Open streams never go idle, so the server could not finish closing while one is connected: end them first.
   const open = new Set<{ end(): void }>();
   app.addHook('preClose', async () => {
@@ -23,7 +83,7 @@ export async function streamRoutes(app: ServiceInstance) {
   app.get(
     '/v1/endpoints/:id/stream',
     {
-      onRequest: app.requireAccount,
+      onRequest: streamAuth,
       schema: {
         security: [{ bearerAuth: [] }],
         tags: ['captures'],
@@ -36,6 +96,7 @@ export async function streamRoutes(app: ServiceInstance) {
             .optional(),
         }),
         querystring: z.object({
+          token: z.string().max(512).optional(),
           lastEventId: z
             .string()
             .regex(/^\d{1,15}$/)
@@ -45,7 +106,12 @@ export async function streamRoutes(app: ServiceInstance) {
       },
     },
     async (request, reply) => {
-      const endpoint = repository.findEndpoint(accountOf(request).id, request.params.id);
+      const grant = grants.get(request);
+      // A token opens only the endpoint it was issued for: any other id is answered as if it did not exist,
+      // like another account's endpoint under an API key.
+      if (grant !== undefined && grant.endpointId !== request.params.id) throw notFound('Endpoint');
+      const accountId = grant?.accountId ?? accountOf(request).id;
+      const endpoint = repository.findEndpoint(accountId, request.params.id);
       if (endpoint === null) throw notFound('Endpoint');
       let lastSeq = Number(request.headers['last-event-id'] ?? request.query.lastEventId ?? 0);
       if (
