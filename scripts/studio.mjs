@@ -4,7 +4,7 @@
 // into data/.studio-secrets.json (mode 0600) — generated here, never defaulted in the apps' code.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -65,8 +65,15 @@ function stopAll(code) {
   wait();
 }
 
+// One pid file per process, so the ops-agent's audit can tell which service processes are running.
+const runDir = join(dataDir, 'run');
+mkdirSync(runDir, { recursive: true });
+for (const stale of readdirSync(runDir))
+  if (stale.endsWith('.pid')) rmSync(join(runDir, stale), { force: true });
+
 function start(name, command, args, env) {
   const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: 'inherit' });
+  if (child.pid) writeFileSync(join(runDir, `${name}.pid`), `${child.pid}\n`);
   child.on('exit', (code, signal) => {
     if (stopping) return;
     console.error(`studio: ${name} exited (${signal ?? `code ${code}`}); stopping the studio`);
@@ -86,6 +93,7 @@ const opsAgentEnvironment = {
   CRONPING_URL: 'http://127.0.0.1:4102',
   FLAGBIT_URL: 'http://127.0.0.1:4103',
   WEBHOOKVAULT_URL: 'http://127.0.0.1:4104',
+  SERVICE_PID_DIR: runDir,
   ...(caddy.status === 0 ? { CADDY_URL: `http://127.0.0.1:${caddyPort}` } : {}),
 };
 
