@@ -21,6 +21,8 @@ export interface BuildOptions {
   lookup?: OutboundLookup;
   /** Jitter source for retry delays, in [0, 1). */
   random?: () => number;
+  /** Waits a custom response's `delayMs`; tests inject one they release by hand. */
+  sleep?: (ms: number) => Promise<void>;
   /** Delivery polling and retention timers; on by default, off in tests that drive the jobs by hand. */
   background?: boolean;
 }
@@ -50,6 +52,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     background: options.background ?? true,
     ...(options.lookup ? { lookup: options.lookup } : {}),
     ...(options.random ? { random: options.random } : {}),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
   });
   await app.register(ingestRoutes);
   await app.register(endpointRoutes);

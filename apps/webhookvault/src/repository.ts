@@ -290,12 +290,19 @@ export function createVaultRepository(database: StudioDatabase) {
   const selectRetentionTargets = sqlite.prepare(
     `SELECT e.id AS endpointId, a.plan AS plan FROM endpoints e JOIN accounts a ON a.id = e.account_id`,
   );
+  // A capture whose delivery is not final yet (pending, including awaiting a retry, or dead-lettered) is
+  // held: deleting it would cascade to the delivery and break at-least-once forwarding and the dead-letter
+  // list. It becomes deletable once its deliveries are succeeded or failed (rule disabled by 410), or the
+  // dead letter is retried to success or deleted.
+  const notHeldByDelivery = `NOT EXISTS (SELECT 1 FROM deliveries d
+       WHERE d.capture_id = captures.id AND d.status IN ('pending', 'dead'))`;
   const deleteCapturesBefore = sqlite.prepare(
-    'DELETE FROM captures WHERE endpoint_id = ? AND received_ms < ?',
+    `DELETE FROM captures WHERE endpoint_id = ? AND received_ms < ? AND ${notHeldByDelivery}`,
   );
   const deleteCapturesBeyond = sqlite.prepare(
     `DELETE FROM captures WHERE endpoint_id = @endpointId AND seq <= (
-       SELECT seq FROM captures WHERE endpoint_id = @endpointId ORDER BY seq DESC LIMIT 1 OFFSET @keep)`,
+       SELECT seq FROM captures WHERE endpoint_id = @endpointId ORDER BY seq DESC LIMIT 1 OFFSET @keep)
+       AND ${notHeldByDelivery}`,
   );
 
   const ruleColumns =

@@ -54,6 +54,23 @@ async function fetchCapture(
   };
 }
 
+/** Header order, case and repeats, and the raw path and query, as sent by the near-limit cases. */
+function expectOrderedHeadersAndRawQuery(capture: Awaited<ReturnType<typeof fetchCapture>>, label: string) {
+  expect(capture.path, label).toBe('/near%20limit');
+  expect(capture.query, label).toBe('b=2&a=1&a=%ZZ');
+  expect(capture.headers.map(([name]) => name).slice(0, 5), label).toEqual([
+    'Host',
+    'X-First',
+    'Content-Type',
+    'x-repeat',
+    'X-Repeat',
+  ]);
+  expect(
+    capture.headers.filter(([name]) => name.toLowerCase() === 'x-repeat').map(([, value]) => value),
+    label,
+  ).toEqual(['a', 'b']);
+}
+
 describe('capture', () => {
   it('records binary, empty, gzip, multipart bodies byte for byte with headers in received order', async () => {
     const { app } = await startApp({ listen: true });
@@ -145,10 +162,16 @@ describe('capture', () => {
     const endpoint = await createEndpoint(app, account.headers);
     const url = `${baseUrlOf(app)}/h/${endpoint.token}`;
     const exact = randomBytes(65536);
+    const ordered: [string, string][] = [
+      ['X-First', 'one'],
+      ['Content-Type', 'application/octet-stream'],
+      ['x-repeat', 'a'],
+      ['X-Repeat', 'b'],
+    ];
     for (const chunked of [false, true]) {
-      const ok = await send(url, {
+      const ok = await send(`${url}/near%20limit?b=2&a=1&a=%ZZ`, {
         method: 'PUT',
-        headers: chunked ? [] : [['Content-Length', String(exact.length)]],
+        headers: chunked ? ordered : [...ordered, ['Content-Length', String(exact.length)]],
         body: exact,
         chunked,
       });
@@ -159,6 +182,7 @@ describe('capture', () => {
         (JSON.parse(ok.body) as { captureId: string }).captureId,
       );
       expect(sha256(Buffer.from(capture.bodyBase64, 'base64'))).toBe(sha256(exact));
+      expectOrderedHeadersAndRawQuery(capture, `chunked=${chunked}`);
       const over = Buffer.concat([exact, Buffer.from('!')]);
       const refused = await send(url, {
         method: 'PUT',
@@ -176,9 +200,15 @@ describe('capture', () => {
     const account = signUp(app);
     const endpoint = await createEndpoint(app, account.headers);
     const body = randomBytes(25 * 1024 * 1024);
-    const answer = await send(`${baseUrlOf(app)}/h/${endpoint.token}`, {
+    const answer = await send(`${baseUrlOf(app)}/h/${endpoint.token}/near%20limit?b=2&a=1&a=%ZZ`, {
       method: 'POST',
-      headers: [['Content-Length', String(body.length)]],
+      headers: [
+        ['X-First', 'one'],
+        ['Content-Type', 'application/octet-stream'],
+        ['x-repeat', 'a'],
+        ['X-Repeat', 'b'],
+        ['Content-Length', String(body.length)],
+      ],
       body,
     });
     expect(answer.status, answer.body).toBe(200);
@@ -188,6 +218,7 @@ describe('capture', () => {
       (JSON.parse(answer.body) as { captureId: string }).captureId,
     );
     expect(sha256(Buffer.from(capture.bodyBase64, 'base64'))).toBe(sha256(body));
+    expectOrderedHeadersAndRawQuery(capture, '25 MiB');
   });
 
   it('answers with the endpoint custom response', async () => {
@@ -205,6 +236,48 @@ describe('capture', () => {
     expect(response.statusCode).toBe(202);
     expect(response.headers['x-reply']).toBe('yes');
     expect(response.body).toBe('accepted');
+  });
+
+  it("waits the custom response's delayMs before answering, with the capture already stored", async () => {
+    const events: string[] = [];
+    let release = () => {};
+    const sleeps: number[] = [];
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        sleeps.push(ms);
+        events.push('sleep started');
+        release = () => {
+          events.push('sleep released');
+          resolve();
+        };
+      });
+    const { app } = await startApp({ sleep });
+    const account = signUp(app);
+    const endpoint = await createEndpoint(app, account.headers, {
+      name: 'slow',
+      response: { status: 202, headers: {}, body: 'later', delayMs: 1500 },
+    });
+    const answered = app
+      .inject({ method: 'POST', url: `/h/${endpoint.token}/slow`, payload: 'x' })
+      .then((response) => {
+        events.push('answered');
+        return response;
+      });
+    while (sleeps.length === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(sleeps).toEqual([1500]);
+    // The capture is taken before the wait: it is listed while the answer is still held back.
+    const list = await app.inject({
+      method: 'GET',
+      url: `/v1/endpoints/${endpoint.id}/captures`,
+      headers: account.headers,
+    });
+    expect(list.json().items.map((item: { path: string }) => item.path)).toEqual(['/slow']);
+    expect(events).toEqual(['sleep started']);
+    release();
+    const response = await answered;
+    expect(events).toEqual(['sleep started', 'sleep released', 'answered']);
+    expect(response.statusCode).toBe(202);
+    expect(response.body).toBe('later');
   });
 
   it('answers 404 for an unknown token, and 429 to an address that keeps trying unknown tokens', async () => {

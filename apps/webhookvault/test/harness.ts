@@ -46,6 +46,7 @@ export async function startApp(
     env?: Record<string, string>;
     directory?: string;
     lookup?: OutboundLookup;
+    sleep?: (ms: number) => Promise<void>;
     listen?: boolean;
   } = {},
 ): Promise<Harness> {
@@ -56,6 +57,7 @@ export async function startApp(
     background: false,
     random: () => 0.5,
     ...(options.lookup ? { lookup: options.lookup } : {}),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
   });
   cleanups.push(() => app.close());
   if (options.listen) await app.listen({ host: '127.0.0.1', port: 0 });

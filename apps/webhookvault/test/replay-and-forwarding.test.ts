@@ -296,10 +296,16 @@ describe('forwarding', () => {
 
 describe('SSRF guard on replay and forwarding', () => {
   it('refuses every spelling of loopback and internal addresses', async () => {
-    const lookup: OutboundLookup = async (hostname) =>
-      hostname === 'internal.example'
-        ? [{ address: '10.0.0.5', family: 4 }]
-        : [{ address: '127.0.0.1', family: 4 }];
+    // Only the two names meant as names resolve internally; any other name answers a public address, so a
+    // numeric spelling that the guard mistook for a name would resolve as public and pass: it must be
+    // refused as the literal it is.
+    const looked: string[] = [];
+    const lookup: OutboundLookup = async (hostname) => {
+      looked.push(hostname);
+      if (hostname === 'internal.example') return [{ address: '10.0.0.5', family: 4 }];
+      if (hostname === 'localhost') return [{ address: '127.0.0.1', family: 4 }];
+      return [{ address: '93.184.216.34', family: 4 }];
+    };
     const { app } = await startApp({ env: { OUTBOUND_ALLOWLIST: 'allowed.example' }, lookup });
     const account = signUp(app);
     const endpoint = await createEndpoint(app, account.headers);
@@ -329,8 +335,79 @@ describe('SSRF guard on replay and forwarding', () => {
           payload: { targetUrl },
         });
         expect(response.statusCode, `${targetUrl} via ${url}: ${response.body}`).toBe(400);
+        if (!targetUrl.startsWith('file:'))
+          expect(response.json().error.message, targetUrl).not.toMatch(/does not resolve/);
       }
     }
+    expect([...new Set(looked)].sort()).toEqual(['internal.example', 'localhost']);
+  });
+
+  it('refuses at connect time a target that skipped the check at submission', async () => {
+    const receiver = await startReceiver();
+    // Every name answers a public address, so the rule is accepted; its stored target is then swapped for
+    // internal literals directly in the database, as a row written before the check (or past it) would be.
+    const lookup: OutboundLookup = async () => [{ address: '93.184.216.34', family: 4 }];
+    const { app } = await startApp({ env: { OUTBOUND_ALLOWLIST: '10.255.255.255' }, lookup });
+    const account = signUp(app);
+    const endpoint = await createEndpoint(app, account.headers);
+    const rule = await app.inject({
+      method: 'POST',
+      url: `/v1/endpoints/${endpoint.id}/forwarding`,
+      headers: account.headers,
+      payload: { targetUrl: `http://public.example:${receiver.port}/` },
+    });
+    expect(rule.statusCode, rule.body).toBe(201);
+    const swapTarget = app.database.sqlite.prepare('UPDATE forwarding_rules SET target_url = ? WHERE id = ?');
+    const spellings = [
+      `http://127.0.0.1:${receiver.port}/`,
+      `http://0x7f000001:${receiver.port}/`,
+      `http://2130706433:${receiver.port}/`,
+      `http://127.1:${receiver.port}/`,
+      `http://[::ffff:127.0.0.1]:${receiver.port}/`,
+    ];
+    for (const targetUrl of spellings) {
+      swapTarget.run(targetUrl, rule.json().id);
+      await captureOne(app, endpoint.token);
+    }
+    await app.webhookvault.deliveries.runDue();
+    const deliveries = await deliveriesOf(app, account.headers, endpoint.id);
+    expect(deliveries).toHaveLength(spellings.length);
+    for (const delivery of deliveries) {
+      expect(delivery.attempts).toHaveLength(1);
+      expect(delivery.attempts[0]?.statusCode).toBeNull();
+      expect(delivery.attempts[0]?.error).toMatch(/^refusing to connect to /);
+    }
+    expect(receiver.received).toHaveLength(0);
+  });
+
+  it('records a forwarding receiver redirecting to the metadata address as a failed attempt, never followed', async () => {
+    const { app, clock } = await startApp();
+    const receiver = await startReceiver(() => ({
+      status: 302,
+      headers: { location: 'http://169.254.169.254/latest/meta-data/' },
+    }));
+    const account = signUp(app);
+    const endpoint = await createEndpoint(app, account.headers);
+    const rule = await app.inject({
+      method: 'POST',
+      url: `/v1/endpoints/${endpoint.id}/forwarding`,
+      headers: account.headers,
+      payload: { targetUrl: `${receiver.url}/hook` },
+    });
+    expect(rule.statusCode, rule.body).toBe(201);
+    await captureOne(app, endpoint.token);
+    await app.webhookvault.deliveries.runDue();
+    let [delivery] = await deliveriesOf(app, account.headers, endpoint.id);
+    expect(delivery).toMatchObject({
+      status: 'pending',
+      attempts: [{ statusCode: 302, error: 'receiver answered 302; redirects are not followed' }],
+    });
+    expect(receiver.received.map((request) => request.url)).toEqual(['/hook']);
+    clock.advance(5000);
+    await app.webhookvault.deliveries.runDue();
+    [delivery] = await deliveriesOf(app, account.headers, endpoint.id);
+    expect(delivery?.attempts.map((attempt) => attempt.statusCode)).toEqual([302, 302]);
+    expect(receiver.received.map((request) => request.url)).toEqual(['/hook', '/hook']);
   });
 
   it('checks the address actually connected to when DNS changes its answer after the rule was accepted', async () => {

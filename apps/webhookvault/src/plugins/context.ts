@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   createOutboundClient,
   type OutboundAllowlist,
@@ -25,6 +26,8 @@ export interface VaultContext {
   streamTokens: StreamTokens;
   allowlist: OutboundAllowlist;
   lookup?: OutboundLookup;
+  /** Waits a custom response's `delayMs` (a timer by default; injected in tests). */
+  sleep: (ms: number) => Promise<void>;
 }
 
 declare module 'fastify' {
@@ -38,6 +41,7 @@ export interface ContextOptions {
   clock: Clock;
   lookup?: OutboundLookup;
   random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
   /** Background timers (delivery polling, retention); tests turn them off and drive the jobs by hand. */
   background: boolean;
 }
@@ -76,6 +80,7 @@ export function installContext(app: FastifyInstance, options: ContextOptions): v
     streamTokens: new StreamTokens(config.WEBHOOKVAULT_ENCRYPTION_KEY, clock),
     allowlist,
     ...(options.lookup ? { lookup: options.lookup } : {}),
+    sleep: options.sleep ?? ((ms: number) => delay(ms)),
   } satisfies VaultContext);
 
   // The outbox's health: deliveries that should have gone out a minute ago and have not mean the worker is

@@ -1,5 +1,4 @@
 import { METHODS } from 'node:http';
-import { setTimeout as delay } from 'node:timers/promises';
 import { AppError } from '@studio/service-kit';
 import type { Account } from '@studio/shared-billing';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -80,7 +79,7 @@ function splitUrl(url: string, token: string): { path: string; query: string } {
 }
 
 export async function ingestRoutes(app: FastifyInstance) {
-  const { repository, store, vault, clock, config } = app.webhookvault;
+  const { repository, store, vault, clock, config, sleep } = app.webhookvault;
   const limit = config.CAPTURE_BODY_LIMIT;
   const trustProxy = config.TRUST_PROXY;
   const tooLargeError = () =>
@@ -184,7 +183,7 @@ export async function ingestRoutes(app: FastifyInstance) {
       reply.raw.end(answer);
       return;
     }
-    if (custom.delayMs > 0) await delay(custom.delayMs);
+    if (custom.delayMs > 0) await sleep(custom.delayMs);
     reply.code(custom.status);
     for (const [name, value] of Object.entries(custom.headers)) reply.header(name, value);
     return reply.send(custom.body);
