@@ -118,6 +118,81 @@ describe('ping API (healthchecks-compatible)', () => {
     expect([wrongKey.statusCode, wrongKey.body]).toEqual([404, 'not found']);
   });
 
+  it('on the slug form records /log, exit statuses, HEAD and POST, and pairs start and finish by rid', async () => {
+    const { signup, createCheck, ping, api, clock } = await startApp({ PING_BODY_LIMIT: '1000' });
+    const { apiKey, pingKey } = await signup();
+    const { uuid } = await createCheck(apiKey, { name: 'etl', slug: 'etl' });
+    const rid = '1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5';
+
+    expect((await ping(`${pingKey}/etl/start?rid=${rid}`)).body).toBe('OK');
+    clock.advance(30_000);
+    expect((await ping(`${pingKey}/etl/0?rid=${rid}`)).body).toBe('OK');
+    expect((await api(apiKey).get(`/api/v3/checks/${uuid}`)).json()).toMatchObject({
+      status: 'up',
+      last_duration: 30,
+    });
+    const log = await ping(`${pingKey}/etl/log`, { method: 'POST', payload: 'step 2 of 3' });
+    expect([log.statusCode, log.body, log.headers['ping-body-limit']]).toEqual([200, 'OK', '1000']);
+    const head = await ping(`${pingKey}/etl`, { method: 'HEAD' });
+    expect([head.statusCode, head.headers['access-control-allow-origin']]).toEqual([200, '*']);
+    expect((await ping(`${pingKey}/etl/7`, { method: 'POST' })).body).toBe('OK');
+    expect((await api(apiKey).get(`/api/v3/checks/${uuid}`)).json().status).toBe('down');
+
+    const pings = (await api(apiKey).get(`/api/v3/checks/${uuid}/pings/`)).json().pings;
+    expect(pings.map((p: { type: string; method: string }) => [p.type, p.method])).toEqual([
+      ['fail', 'POST'],
+      ['success', 'HEAD'],
+      ['log', 'POST'],
+      ['success', 'GET'],
+      ['start', 'GET'],
+    ]);
+    expect(pings[0]).toMatchObject({ exitstatus: 7 });
+    expect(pings[3]).toMatchObject({ rid, duration: 30, exitstatus: 0 });
+    const body = await api(apiKey).get(`/api/v3/checks/${uuid}/pings/3/body`);
+    expect([body.statusCode, body.body]).toEqual([200, 'step 2 of 3']);
+  });
+
+  it('on the slug form answers 404 or 409 before the 400 for a bad exit status or rid, as healthchecks does', async () => {
+    const { signup, createCheck, ping, api } = await startApp();
+    const { apiKey, pingKey } = await signup();
+    const { uuid } = await createCheck(apiKey, { name: 'etl', slug: 'etl' });
+    await createCheck(apiKey, { name: 'dup 1', slug: 'dup' });
+    await createCheck(apiKey, { name: 'dup 2', slug: 'dup' });
+    const answer = async (path: string) => {
+      const response = await ping(path);
+      return [response.statusCode, response.body];
+    };
+
+    // A known slug: the 400s, and nothing recorded.
+    expect(await answer(`${pingKey}/etl/256`)).toEqual([400, 'invalid url format']);
+    expect(await answer(`${pingKey}/etl?rid=not-a-uuid`)).toEqual([400, 'invalid uuid format']);
+    expect(await answer(`${pingKey}/etl/start?rid=not-a-uuid`)).toEqual([400, 'invalid uuid format']);
+    expect((await api(apiKey).get(`/api/v3/checks/${uuid}`)).json()).toMatchObject({
+      n_pings: 0,
+      status: 'new',
+    });
+
+    // An unknown slug (no ?create=1), an unknown ping key, a shared slug: looked up first.
+    expect(await answer(`${pingKey}/missing/256`)).toEqual([404, 'not found']);
+    expect(await answer(`${pingKey}/missing?rid=bad`)).toEqual([404, 'not found']);
+    expect(await answer('AAAAAAAAAAAAAAAAAAAAAA/etl/256')).toEqual([404, 'not found']);
+    expect(await answer('AAAAAAAAAAAAAAAAAAAAAA/etl/256?create=1')).toEqual([404, 'not found']);
+    expect(await answer(`${pingKey}/dup/256`)).toEqual([409, 'ambiguous slug']);
+    expect(await answer(`${pingKey}/dup?rid=bad`)).toEqual([409, 'ambiguous slug']);
+
+    // With ?create=1 healthchecks creates the check, then refuses the ping: 400, a new check, no ping.
+    expect(await answer(`${pingKey}/fresh/256?create=1`)).toEqual([400, 'invalid url format']);
+    const fresh = (await api(apiKey).get('/api/v3/checks/?slug=fresh')).json().checks;
+    expect(fresh).toHaveLength(1);
+    expect(fresh[0]).toMatchObject({ slug: 'fresh', n_pings: 0, status: 'new' });
+    expect(await answer(`${pingKey}/fresh?rid=bad&create=1`)).toEqual([400, 'invalid uuid format']);
+    expect((await api(apiKey).get('/api/v3/checks/?slug=fresh')).json().checks).toHaveLength(1);
+
+    // Another account's ping key never reaches this account's checks.
+    const other = await signup();
+    expect(await answer(`${other.pingKey}/etl/256`)).toEqual([404, 'not found']);
+  });
+
   it('ignores a GET ping on a POST-only check, and a ping to a manually paused check', async () => {
     const { signup, createCheck, ping, api } = await startApp();
     const { apiKey } = await signup();

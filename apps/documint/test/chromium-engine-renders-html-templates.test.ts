@@ -3,7 +3,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificateSample } from '../src/templates/certificate';
 import { invoiceSample } from '../src/templates/invoice';
 import { receiptSample } from '../src/templates/receipt';
-import { type Harness, pagesText, pdfTool, startHarness } from './harness';
+import { darkestSquare, type Harness, pagesText, pdfTool, startHarness } from './harness';
+import { startReceiver } from './receiver';
+
+/** Asserts every font listed by `pdffonts` is embedded (its `emb` column says yes). */
+function expectAllFontsEmbedded(pdf: Buffer) {
+  const [header = '', rule = '', ...rows] = pdfTool('pdffonts', pdf).split('\n');
+  const start = header.indexOf(' emb') + 1;
+  expect(start, header).toBeGreaterThan(0);
+  expect(rule).toMatch(/^-+/);
+  const fonts = rows.filter((row) => row.trim() !== '');
+  expect(fonts.length).toBeGreaterThan(0);
+  for (const row of fonts) expect(row.slice(start, start + 3), `font not embedded: ${row}`).toBe('yes');
+}
 
 // CI installs Debian's chromium; a laptop without it still runs the 503 test below.
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -40,6 +52,22 @@ describe.runIf(hasChromium)('the Chromium engine', () => {
       expect(page, `page ${index + 1}`).toContain(`Page ${index + 1} of ${pages.length}`);
     });
     expect(pdfTool('pdffonts', pdf)).toMatch(/DejaVuSans/);
+    expectAllFontsEmbedded(pdf);
+  });
+
+  it('draws the invoice QR code and the receipt Code 128 barcode on the page', async () => {
+    const { auth } = harness.account();
+    const render = (template: string, data: object) =>
+      harness.app.inject({
+        method: 'POST',
+        url: '/v1/documents',
+        headers: auth,
+        payload: { template, engine: 'chromium', data },
+      });
+    const { paymentUrl: _, ...withoutQr } = invoiceSample;
+    expect(darkestSquare((await render('invoice', invoiceSample)).rawPayload)).toBeGreaterThan(0.45);
+    expect(darkestSquare((await render('invoice', withoutQr)).rawPayload)).toBeLessThan(0.4);
+    expect(darkestSquare((await render('receipt', receiptSample)).rawPayload)).toBeGreaterThan(0.45);
   });
 
   it('renders the built-in certificate in landscape', async () => {
@@ -77,6 +105,9 @@ describe.runIf(hasChromium)('the Chromium engine', () => {
 
   it('renders an account HTML + Handlebars template and blocks network requests from it', async () => {
     const { auth } = harness.account();
+    // A live receiver on an allowlisted host (OUTBOUND_ALLOWLIST=127.0.0.1): the page must still not reach it.
+    const receiver = startReceiver();
+    const base = await receiver.listen();
     const created = await harness.app.inject({
       method: 'POST',
       url: '/v1/templates',
@@ -85,7 +116,10 @@ describe.runIf(hasChromium)('the Chromium engine', () => {
         name: 'Letter',
         engine: 'chromium',
         source:
-          '<html><head></head><body><h1>Hello {{name}}</h1><img src="http://127.0.0.1:9/track.png"></body></html>',
+          `<html><head><link rel="stylesheet" href="${base}/style.css"><style>body { background: url("${base}/bg.png"); } ` +
+          `@font-face { font-family: T; src: url("${base}/font.woff2"); } h1 { font-family: T; }</style></head>` +
+          `<body><h1>Hello {{name}}</h1><img src="${base}/track.png"><iframe src="${base}/frame"></iframe>` +
+          `<script>fetch("${base}/fetch")</script></body></html>`,
         schema: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
       },
     });
@@ -98,6 +132,10 @@ describe.runIf(hasChromium)('the Chromium engine', () => {
     });
     expect(response.statusCode, response.body).toBe(200);
     expect(pdfTool('pdftotext', response.rawPayload)).toContain('Hello <Ada & Co>');
+    expectAllFontsEmbedded(response.rawPayload);
+    // Chromium may preconnect (a TCP connection with no request on it); no HTTP request may arrive.
+    await receiver.close();
+    expect(receiver.received.map((request) => request.path)).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -105,4 +105,36 @@ export function pagesText(pdf: Buffer): string[] {
   return pdfTool('pdftotext', pdf)
     .split('\f')
     .filter((page, index, all) => index < all.length - 1 || page.trim() !== '');
+}
+
+/**
+ * Renders page 1 at 72 dpi in grey and returns the highest share of dark pixels in any `side`×`side`
+ * square. A QR code or barcode (drawn as vector shapes) fills a 40-px (≈ 14 mm) square about 60 % dark;
+ * the densest text of the built-in templates stays under 30 %.
+ */
+export function darkestSquare(pdf: Buffer, side = 40): number {
+  const directory = mkdtempSync(join(tmpdir(), 'documint-png-'));
+  try {
+    writeFileSync(join(directory, 'document.pdf'), pdf);
+    const out = join(directory, 'page');
+    execFileSync('pdftoppm', ['-gray', '-r', '72', '-singlefile', join(directory, 'document.pdf'), out]);
+    const raw = readFileSync(`${out}.pgm`);
+    const [, width = 0, height = 0] = raw.toString('latin1', 0, 40).split(/\s+/).map(Number);
+    const pixels = raw.subarray(raw.length - width * height);
+    // Summed-area table of dark pixels, so each square costs four lookups.
+    const stride = width + 1;
+    const sums = new Int32Array(stride * (height + 1));
+    const at = (x: number, y: number) => sums[y * stride + x] ?? 0;
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        sums[(y + 1) * stride + x + 1] =
+          ((pixels[y * width + x] ?? 255) < 128 ? 1 : 0) + at(x + 1, y) + at(x, y + 1) - at(x, y);
+    let best = 0;
+    for (let y = 0; y + side <= height; y++)
+      for (let x = 0; x + side <= width; x++)
+        best = Math.max(best, at(x + side, y + side) - at(x + side, y) - at(x, y + side) + at(x, y));
+    return best / (side * side);
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
 }

@@ -26,8 +26,14 @@ export function startReceiver(statuses: number[] = []) {
       for (const waiter of waiters.filter((w) => received.length >= w.count)) waiter.resolve();
     });
   });
+  // TCP connections opened, with or without a request on them (a browser may preconnect).
+  const connections = { count: 0 };
+  server.on('connection', () => {
+    connections.count += 1;
+  });
   return {
     received,
+    connections,
     listen: () =>
       new Promise<string>((resolve) =>
         server.listen(0, '127.0.0.1', () =>
@@ -39,7 +45,11 @@ export function startReceiver(statuses: number[] = []) {
         if (received.length >= count) resolve();
         else waiters.push({ count, resolve });
       }),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

@@ -176,6 +176,29 @@ describe('stored documents', () => {
     expect(response.headers['content-type']).toBe('image/png');
     expect(response.rawPayload.subarray(1, 4).toString()).toBe('PNG');
   });
+
+  it('counts one render per sync render, async render and preview, and none for refused data', async () => {
+    const { auth, accountId } = harness.account();
+    const used = () => harness.app.billing.usageOf(accountId).rendersPerMonth ?? 0;
+    const before = used();
+    const post = (url: string, payload: Record<string, unknown>) =>
+      harness.app.inject({
+        method: 'POST',
+        url,
+        headers: auth,
+        payload: { template: 'invoice', ...payload },
+      });
+    expect((await post('/v1/documents', { data: invoiceSample })).statusCode).toBe(200);
+    expect((await post('/v1/documents', { data: invoiceSample, async: true })).statusCode).toBe(202);
+    expect((await post('/v1/documents/preview', { data: invoiceSample })).statusCode).toBe(200);
+    expect(used() - before).toBe(3);
+    const notAnObject = await post('/v1/documents', { data: ['not', 'an', 'object'] });
+    expect(notAnObject.statusCode).toBe(400);
+    expect(notAnObject.json().error.code).toBe('validation_failed');
+    expect(JSON.stringify(notAnObject.json().error)).toContain('/body/data');
+    expect((await post('/v1/documents', { data: { number: 'x' } })).statusCode).toBe(422);
+    expect(used() - before).toBe(3);
+  });
 });
 
 describe('account templates with versions', () => {

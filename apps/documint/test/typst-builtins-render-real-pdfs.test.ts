@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invoiceSample } from '../src/templates/invoice';
-import { type Harness, pagesText, pdfTool, startHarness } from './harness';
+import { receiptSample } from '../src/templates/receipt';
+import { darkestSquare, type Harness, pagesText, pdfTool, startHarness } from './harness';
 
 let harness: Harness;
 beforeAll(async () => {
@@ -77,6 +78,20 @@ describe('built-in templates on the Typst engine', () => {
     expect(info).toMatch(/Page size:\s+841\.89 x 595\.276 pts/);
     expect(info).toMatch(/Pages:\s+1\n/);
     expect(pdfTool('pdfinfo', receipt.rawPayload)).toMatch(/Pages:\s+1\n/);
+  });
+
+  it('draws the invoice QR code and the receipt Code 128 barcode on the page', async () => {
+    const { auth } = harness.account();
+    const { paymentUrl: _, ...withoutQr } = invoiceSample;
+    const [withQr, noQr, receipt] = await Promise.all([
+      render(auth, { template: 'invoice', data: invoiceSample }),
+      render(auth, { template: 'invoice', data: withoutQr }),
+      render(auth, { template: 'receipt', data: receiptSample }),
+    ]);
+    // Measured: ≈ 0.6 with the QR code, ≈ 0.65 with the barcode, ≈ 0.27 for the invoice text alone.
+    expect(darkestSquare(withQr.rawPayload)).toBeGreaterThan(0.45);
+    expect(darkestSquare(noQr.rawPayload)).toBeLessThan(0.4);
+    expect(darkestSquare(receipt.rawPayload)).toBeGreaterThan(0.45);
   });
 
   it('sets the page size from the data and prints a logo given as a data URI', async () => {

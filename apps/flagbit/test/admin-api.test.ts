@@ -191,6 +191,218 @@ describe('the admin API', () => {
     });
   });
 
+  it('creates, renames and deletes a project, refusing default and a project that still has flags', async () => {
+    const { signup, admin } = await startFlagBit();
+    const key = await signup();
+    const latest = async () => (await admin(key, 'GET', '/api/admin/events?limit=1')).json().events[0];
+    const created = await admin(key, 'POST', '/api/admin/projects', { id: 'mobile', name: 'Mobile' });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json()).toMatchObject({ id: 'mobile', name: 'Mobile', description: '' });
+    expect(await latest()).toMatchObject({
+      action: 'project-created',
+      resource: 'project:mobile',
+      after: { id: 'mobile', name: 'Mobile' },
+    });
+    expect(
+      (await admin(key, 'POST', '/api/admin/projects', { id: 'mobile', name: 'Again' })).statusCode,
+    ).toBe(409);
+    const invalid = await admin(key, 'POST', '/api/admin/projects', { id: 'has space', name: '' });
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json().error.code).toBe('validation_failed');
+
+    const renamed = await admin(key, 'PATCH', '/api/admin/projects/mobile', {
+      description: 'iOS and Android',
+    });
+    expect(renamed.statusCode, renamed.body).toBe(200);
+    expect(renamed.json()).toMatchObject({ id: 'mobile', name: 'Mobile', description: 'iOS and Android' });
+    expect(await latest()).toMatchObject({
+      action: 'project-updated',
+      resource: 'project:mobile',
+      before: { description: '' },
+      after: { description: 'iOS and Android' },
+    });
+
+    const flag = await admin(key, 'POST', '/api/admin/flags', { name: 'app-dark-mode', project: 'mobile' });
+    expect(flag.statusCode, flag.body).toBe(201);
+    expect(flag.json().project).toBe('mobile');
+    const exported = (await admin(key, 'GET', '/api/admin/environments/development/export')).json();
+    expect(exported.features).toMatchObject([{ name: 'app-dark-mode', project: 'mobile' }]);
+    expect(
+      (await admin(key, 'POST', '/api/admin/flags', { name: 'orphan', project: 'nope' })).statusCode,
+    ).toBe(404);
+
+    const busy = await admin(key, 'DELETE', '/api/admin/projects/mobile');
+    expect(busy.statusCode).toBe(409);
+    expect(busy.json().error.code).toBe('conflict');
+    const defaultProject = await admin(key, 'DELETE', '/api/admin/projects/default');
+    expect(defaultProject.statusCode).toBe(409);
+    expect(defaultProject.json().error.message).toContain('default');
+
+    expect((await admin(key, 'DELETE', '/api/admin/flags/app-dark-mode')).statusCode).toBe(204);
+    expect((await admin(key, 'DELETE', '/api/admin/projects/mobile')).statusCode).toBe(204);
+    expect(await latest()).toMatchObject({
+      action: 'project-deleted',
+      resource: 'project:mobile',
+      before: { id: 'mobile' },
+    });
+    expect(
+      (await admin(key, 'GET', '/api/admin/projects')).json().projects.map((p: { id: string }) => p.id),
+    ).toEqual(['default']);
+    expect((await admin(key, 'DELETE', '/api/admin/projects/mobile')).statusCode).toBe(404);
+  });
+
+  it('adds a new environment to every flag, disabled, and deletes it again', async () => {
+    const { signup, admin } = await startFlagBit();
+    const key = await signup();
+    const latest = async () => (await admin(key, 'GET', '/api/admin/events?limit=1')).json().events[0];
+    await admin(key, 'POST', '/api/admin/flags', { name: 'existing' });
+    await admin(key, 'PATCH', '/api/admin/flags/existing/environments/development', { enabled: true });
+    const created = await admin(key, 'POST', '/api/admin/environments', { name: 'staging' });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json()).toMatchObject({ name: 'staging' });
+    expect(await latest()).toMatchObject({
+      action: 'environment-created',
+      resource: 'environment:staging',
+      environment: 'staging',
+      after: { name: 'staging' },
+    });
+    const flag = (await admin(key, 'GET', '/api/admin/flags/existing')).json();
+    expect(flag.environments.map((e: { name: string; enabled: boolean }) => [e.name, e.enabled])).toEqual([
+      ['development', true],
+      ['production', false],
+      ['staging', false],
+    ]);
+    const exported = (await admin(key, 'GET', '/api/admin/environments/staging/export')).json();
+    expect(exported.features).toMatchObject([{ name: 'existing', enabled: false, strategies: [] }]);
+    expect((await admin(key, 'POST', '/api/admin/environments', { name: 'staging' })).statusCode).toBe(409);
+    const invalid = await admin(key, 'POST', '/api/admin/environments', { name: 'bad name', extra: 1 });
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json().error.code).toBe('validation_failed');
+
+    expect((await admin(key, 'DELETE', '/api/admin/environments/staging')).statusCode).toBe(204);
+    expect(await latest()).toMatchObject({
+      action: 'environment-deleted',
+      resource: 'environment:staging',
+      environment: 'staging',
+      before: { name: 'staging' },
+    });
+    const after = (await admin(key, 'GET', '/api/admin/flags/existing')).json();
+    expect(after.environments.map((e: { name: string }) => e.name)).toEqual(['development', 'production']);
+    expect((await admin(key, 'GET', '/api/admin/environments/staging/export')).statusCode).toBe(404);
+    expect((await admin(key, 'DELETE', '/api/admin/environments/staging')).statusCode).toBe(404);
+  });
+
+  it('changes flag metadata and dependencies, recording before and after', async () => {
+    const { signup, admin } = await startFlagBit();
+    const key = await signup();
+    await admin(key, 'POST', '/api/admin/flags', { name: 'parent' });
+    await admin(key, 'POST', '/api/admin/flags', { name: 'child' });
+    const changed = await admin(key, 'PATCH', '/api/admin/flags/child', {
+      type: 'experiment',
+      description: 'An experiment',
+      impressionData: true,
+      stale: true,
+      dependencies: [{ feature: 'parent', variants: ['blue'] }],
+    });
+    expect(changed.statusCode, changed.body).toBe(200);
+    expect(changed.json()).toMatchObject({
+      name: 'child',
+      type: 'experiment',
+      description: 'An experiment',
+      impressionData: true,
+      stale: true,
+      dependencies: [{ feature: 'parent', variants: ['blue'] }],
+    });
+    const [event] = (await admin(key, 'GET', '/api/admin/events?limit=1')).json().events;
+    expect(event).toMatchObject({
+      action: 'flag-updated',
+      resource: 'flag:child',
+      before: { type: 'release', stale: false, dependencies: [] },
+      after: { type: 'experiment', stale: true, dependencies: [{ feature: 'parent' }] },
+    });
+    const exported = (await admin(key, 'GET', '/api/admin/environments/development/export')).json();
+    expect(exported.features.find((f: { name: string }) => f.name === 'child')).toMatchObject({
+      type: 'experiment',
+      stale: true,
+      impressionData: true,
+      dependencies: [{ feature: 'parent', variants: ['blue'] }],
+    });
+    const cleared = await admin(key, 'PATCH', '/api/admin/flags/child', { dependencies: [] });
+    expect(cleared.statusCode, cleared.body).toBe(200);
+    expect(cleared.json()).toMatchObject({ type: 'experiment', dependencies: [] });
+    expect((await admin(key, 'DELETE', '/api/admin/flags/parent')).statusCode).toBe(204);
+    expect((await admin(key, 'PATCH', '/api/admin/flags/child', { type: 'nonsense' })).statusCode).toBe(400);
+  });
+
+  it('replaces and removes a strategy, and replaces a segment, each with its audit entry', async () => {
+    const { signup, admin } = await startFlagBit();
+    const key = await signup();
+    const latest = async () => (await admin(key, 'GET', '/api/admin/events?limit=1')).json().events[0];
+    await admin(key, 'POST', '/api/admin/flags', { name: 'rollout' });
+    const base = '/api/admin/flags/rollout/environments/development/strategies';
+    const first = (await admin(key, 'POST', base, { name: 'default' })).json();
+    const replaced = await admin(key, 'PUT', `${base}/${first.id}`, {
+      name: 'flexibleRollout',
+      parameters: { rollout: 30 },
+      sortOrder: 5,
+    });
+    expect(replaced.statusCode, replaced.body).toBe(200);
+    expect(replaced.json()).toMatchObject({
+      id: first.id,
+      name: 'flexibleRollout',
+      sortOrder: 5,
+      parameters: { rollout: '30', groupId: 'rollout' },
+    });
+    expect(await latest()).toMatchObject({
+      action: 'strategy-updated',
+      resource: `flag:rollout/strategy:${first.id}`,
+      environment: 'development',
+      before: { name: 'default' },
+      after: { name: 'flexibleRollout', sortOrder: 5 },
+    });
+    const flag = (await admin(key, 'GET', '/api/admin/flags/rollout')).json();
+    expect(flag.environments[0].strategies).toMatchObject([{ id: first.id, name: 'flexibleRollout' }]);
+    expect((await admin(key, 'PUT', `${base}/missing`, { name: 'default' })).statusCode).toBe(404);
+
+    expect((await admin(key, 'DELETE', `${base}/${first.id}`)).statusCode).toBe(204);
+    expect(await latest()).toMatchObject({
+      action: 'strategy-removed',
+      resource: `flag:rollout/strategy:${first.id}`,
+      environment: 'development',
+      before: { name: 'flexibleRollout' },
+    });
+    expect((await admin(key, 'GET', '/api/admin/flags/rollout')).json().environments[0].strategies).toEqual(
+      [],
+    );
+    expect((await admin(key, 'DELETE', `${base}/${first.id}`)).statusCode).toBe(404);
+
+    const segment = (
+      await admin(key, 'POST', '/api/admin/environments/development/segments', {
+        name: 'beta',
+        constraints: [{ contextName: 'userId', operator: 'IN', values: ['1'] }],
+      })
+    ).json();
+    const updated = await admin(key, 'PUT', `/api/admin/environments/development/segments/${segment.id}`, {
+      name: 'beta-2',
+      description: 'wider',
+      constraints: [{ contextName: 'userId', operator: 'IN', values: ['1', '2'] }],
+    });
+    expect(updated.statusCode, updated.body).toBe(200);
+    expect(updated.json()).toMatchObject({ id: segment.id, name: 'beta-2', description: 'wider' });
+    expect(await latest()).toMatchObject({
+      action: 'segment-updated',
+      resource: `segment:${segment.id}`,
+      environment: 'development',
+      before: { name: 'beta' },
+      after: { name: 'beta-2' },
+    });
+    const segments = (await admin(key, 'GET', '/api/admin/environments/development/segments')).json()
+      .segments;
+    expect(segments).toMatchObject([
+      { id: segment.id, name: 'beta-2', constraints: [{ values: ['1', '2'] }] },
+    ]);
+  });
+
   it('answers 401 without a key and shows nothing of another account (404)', async () => {
     const { app, signup, admin } = await startFlagBit();
     const alice = await signup();

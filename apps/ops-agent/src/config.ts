@@ -48,6 +48,9 @@ export const configSchema = z.object({
   CRONPING_URL: optionalUrl('the base URL of CronPing, e.g. http://127.0.0.1:4102'),
   FLAGBIT_URL: optionalUrl('the base URL of FlagBit, e.g. http://127.0.0.1:4103'),
   WEBHOOKVAULT_URL: optionalUrl('the base URL of WebhookVault, e.g. http://127.0.0.1:4104'),
+  SERVICE_PID_DIR: env
+    .string('the directory where npm start writes one <name>.pid per service process, e.g. <repo>/data/run')
+    .optional(),
   CADDY_URL: optionalUrl('the base URL of Caddy in front of the products, e.g. http://127.0.0.1:8080'),
 
   GHOST_URL: optionalUrl('the base URL of the Ghost blog'),
@@ -204,6 +207,7 @@ export function integrationStatus(
     plausible: state(config.PLAUSIBLE_URL !== undefined && hasToken('PLAUSIBLE_API_KEY')),
     heartbeat: state(config.HEARTBEAT_URL !== undefined),
     caddy: state(config.CADDY_URL !== undefined),
+    servicePids: state(config.SERVICE_PID_DIR !== undefined),
     alertWebhook: state(config.ALERT_WEBHOOK_URL !== undefined),
     alertEmail: state(config.SMTP_URL !== undefined),
     ownerLogin: state(config.OWNER_PASSWORD_HASH !== undefined),

@@ -29,6 +29,7 @@ describe('ops-agent configuration', () => {
     'HEARTBEAT_URL',
     'DEVTO_URL',
     'OWNER_PASSWORD_HASH',
+    'SERVICE_PID_DIR',
   ])('refuses to start when %s is set but empty, naming it', (variable) => {
     expect(messageOf(() => loadConfig(agentEnv({ [variable]: '' })))).toMatch(
       new RegExp(`${variable} is set but empty`),

@@ -17,9 +17,21 @@ export interface PingSubmission {
   remoteAddr: string;
   ua: string;
   body: Buffer | null;
+  /**
+   * Set when the URL's exit status (>255) or `rid` is malformed. As in healthchecks' ping_by_slug, the
+   * check is looked up (and, with `?create=1`, created) first; then the ping is refused, nothing recorded.
+   */
+  invalid?: 'invalid_url_format' | 'invalid_uuid_format';
 }
 
-export type PingResult = 'ok' | 'created' | 'not_found' | 'ambiguous' | 'check_limit';
+export type PingResult =
+  | 'ok'
+  | 'created'
+  | 'not_found'
+  | 'ambiguous'
+  | 'check_limit'
+  | 'invalid_url_format'
+  | 'invalid_uuid_format';
 
 export interface PingIngestOptions {
   database: StudioDatabase;
@@ -107,6 +119,10 @@ export function createPingIngest(options: PingIngestOptions) {
       const resolved = resolveCheck(submission.target, now, created);
       if (typeof resolved === 'string') {
         results.push(resolved);
+        continue;
+      }
+      if (submission.invalid) {
+        results.push(submission.invalid);
         continue;
       }
       const check = resolved;

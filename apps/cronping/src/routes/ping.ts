@@ -99,29 +99,28 @@ export function registerPingRoutes(app: ServiceInstance, options: { bodyLimit: n
       if (!parsed) return reply.code(404).send('not found');
       const { target, action } = parsed;
       const rid = request.query.rid;
-      if (action === 'invalid_exit_status' || (rid !== undefined && !ANY_UUID.test(rid))) {
-        // healthchecks looks the check up first: an unknown check is "not found" whatever the rest says.
-        const exists =
-          'code' in target
-            ? monitor.repository.checkByCode(target.code) !== null
-            : request.query.create === '1' || monitor.repository.accountByPingKey(target.pingKey) !== null;
-        if (!exists) return reply.code(404).send('not found');
-        return reply
-          .code(400)
-          .send(action === 'invalid_exit_status' ? 'invalid url format' : 'invalid uuid format');
-      }
+      // healthchecks looks the check up (creating it with ?create=1) before it rejects a bad exit status or
+      // rid: unknown → 404, shared slug → 409, and only then 400. The ingest does the same, in that order.
+      const invalid =
+        action === 'invalid_exit_status'
+          ? 'invalid_url_format'
+          : rid !== undefined && !ANY_UUID.test(rid)
+            ? 'invalid_uuid_format'
+            : undefined;
       if ('slug' in target) target.create = request.query.create === '1';
       const body = request.body as Buffer | undefined;
       const submission: PingSubmission = {
         target,
-        kind: action.kind,
-        exitstatus: action.exitstatus,
-        rid: rid === undefined ? null : rid.toLowerCase(),
+        // A refused ping records nothing; these fields only fill the type.
+        kind: action === 'invalid_exit_status' ? 'success' : action.kind,
+        exitstatus: action === 'invalid_exit_status' ? null : action.exitstatus,
+        rid: invalid || rid === undefined ? null : rid.toLowerCase(),
         method: request.method,
         scheme: request.protocol,
         remoteAddr: request.ip,
         ua: request.headers['user-agent'] ?? '',
         body: body && body.length > 0 ? body : null,
+        ...(invalid ? { invalid } : {}),
       };
       const result = await monitor.ingest.submit(submission);
       switch (result) {
@@ -131,6 +130,10 @@ export function registerPingRoutes(app: ServiceInstance, options: { bodyLimit: n
           return reply.code(201).header('ping-body-limit', bodyLimitHeader).send('Created');
         case 'ambiguous':
           return reply.code(409).send('ambiguous slug');
+        case 'invalid_url_format':
+          return reply.code(400).send('invalid url format');
+        case 'invalid_uuid_format':
+          return reply.code(400).send('invalid uuid format');
         case 'check_limit':
           return reply.code(403).send('check limit reached');
         default:

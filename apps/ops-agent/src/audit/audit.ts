@@ -12,6 +12,7 @@ import { describeError } from '../outbound';
 import { enqueueAlert } from '../outbox';
 import type { HealthStatus, IncidentRow, Repository } from '../repository';
 import { type AuditRule, breakRules } from './rules';
+import { readServices, type ServiceProcess, serviceIncidentKey } from './services';
 
 /**
  * One audit: every configured product's /health read with the studio's health client, directly and through
@@ -50,6 +51,9 @@ export interface AuditReport {
     memory: { totalBytes: number; freeBytes: number; usedPercent: number };
     disk: { path: string; usedPercent: number | null; error?: string };
     loadAverage: number[];
+    /** Every service process `npm start` runs (SERVICE_PID_DIR); absent when that is not configured. */
+    services?: ServiceProcess[];
+    servicesError?: string;
   };
   blog: {
     status: HealthStatus | 'not configured';
@@ -157,11 +161,22 @@ async function hostFacts(config: Config): Promise<AuditReport['host']> {
           ? 'warn'
           : 'pass';
   const memoryStatus: HealthStatus = memoryPercent >= 95 ? 'warn' : 'pass';
+  const processes = config.SERVICE_PID_DIR ? await readServices(config.SERVICE_PID_DIR) : undefined;
+  // A stopped service process fails the host; an unreadable pid directory (npm start not run yet) warns.
+  const servicesStatus: HealthStatus = !processes
+    ? 'pass'
+    : processes.services.some((service) => !service.running)
+      ? 'fail'
+      : processes.error
+        ? 'warn'
+        : 'pass';
   return {
-    status: worst(diskStatus, memoryStatus),
+    status: worst(diskStatus, memoryStatus, servicesStatus),
     memory: { totalBytes, freeBytes, usedPercent: memoryPercent },
     disk,
     loadAverage: os.loadavg().map((value) => Math.round(value * 100) / 100),
+    ...(processes ? { services: processes.services } : {}),
+    ...(processes?.error ? { servicesError: processes.error } : {}),
   };
 }
 
@@ -326,6 +341,22 @@ export async function runAudit(deps: AuditDeps): Promise<AuditReport> {
   repo.transaction(() => {
     for (const product of products) {
       const outcome = applyThresholds(deps, product, finished);
+      if (outcome.opened) report.incidents.opened.push(outcome.opened.id);
+      if (outcome.resolved) report.incidents.resolved.push(outcome.resolved.id);
+    }
+    // A service process counts toward its own incident (`process:<name>`) on the same thresholds.
+    for (const service of host.services ?? []) {
+      const outcome = applyThresholds(
+        deps,
+        {
+          name: serviceIncidentKey(service.name),
+          status: service.running ? 'pass' : 'fail',
+          responseTimeMs: null,
+          checks: {},
+          ...(service.error ? { error: service.error } : {}),
+        },
+        finished,
+      );
       if (outcome.opened) report.incidents.opened.push(outcome.opened.id);
       if (outcome.resolved) report.incidents.resolved.push(outcome.resolved.id);
     }

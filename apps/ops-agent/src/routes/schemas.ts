@@ -35,6 +35,18 @@ export const auditReportSchema = z.object({
     memory: z.object({ totalBytes: z.number(), freeBytes: z.number(), usedPercent: z.number() }),
     disk: z.object({ path: z.string(), usedPercent: z.number().nullable(), error: z.string().optional() }),
     loadAverage: z.array(z.number()),
+    /** Absent when SERVICE_PID_DIR is not configured (and in reports stored before it existed). */
+    services: z
+      .array(
+        z.object({
+          name: z.string(),
+          pid: z.number().nullable(),
+          running: z.boolean(),
+          error: z.string().optional(),
+        }),
+      )
+      .optional(),
+    servicesError: z.string().optional(),
   }),
   blog: z.object({
     status: z.enum(['pass', 'warn', 'fail', 'not configured']),
