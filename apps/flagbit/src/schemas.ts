@@ -38,6 +38,8 @@ export const importedVariantSchema = z.object({
 
 export const importedStrategySchema = z.object({
   name: z.string().min(1),
+  /** Unleash admin exports can carry disabled strategies; Unleash never serves them to SDKs. */
+  disabled: z.boolean().nullable().optional(),
   parameters: z.record(z.string(), parameterValue).optional(),
   constraints: z.array(importedConstraintSchema).optional(),
   segments: z.array(z.number().int()).optional(),
@@ -100,6 +102,27 @@ export const clientFeaturesSchema = z
     });
   });
 
+/**
+ * The document as it is served: disabled strategies removed, since an Unleash server never sends them to an
+ * SDK and evaluating them would turn on what the author switched off. `importWarnings` names each one.
+ */
+const isDisabled = (strategy: object) => (strategy as { disabled?: unknown }).disabled === true;
+
+export function withoutDisabledStrategies(document: ClientFeatures): ClientFeatures {
+  return {
+    ...document,
+    features: document.features.map((feature) => ({
+      ...feature,
+      strategies: feature.strategies
+        .filter((strategy) => !isDisabled(strategy))
+        .map((strategy) => {
+          const { disabled: _disabled, ...served } = strategy as typeof strategy & { disabled?: unknown };
+          return served;
+        }),
+    })),
+  };
+}
+
 /** The document's values that evaluate, but not as someone probably meant: named, never refused. */
 export function importWarnings(document: ClientFeatures): { path: string; message: string }[] {
   const warnings: { path: string; message: string }[] = [];
@@ -116,6 +139,13 @@ export function importWarnings(document: ClientFeatures): { path: string; messag
     const base = `/features/${f}`;
     feature.strategies.forEach((strategy, s) => {
       const path = `${base}/strategies/${s}`;
+      if (isDisabled(strategy)) {
+        warnings.push({
+          path,
+          message: `strategy ${strategy.name} is disabled; Unleash serves no disabled strategy to SDKs, so it was not imported`,
+        });
+        return;
+      }
       if (!knownStrategies.has(strategy.name)) {
         warnings.push({ path, message: `unknown strategy ${strategy.name}; it never enables the flag` });
       }

@@ -113,6 +113,48 @@ describe('import and export in the client-features format', () => {
     expect(events[0]).toMatchObject({ action: 'environment-imported', environment: 'production' });
   });
 
+  it('leaves out a disabled strategy, as Unleash never serves one, and names it in the warnings', async () => {
+    const harness = await startFlagBit();
+    const key = await harness.signup();
+    const withDisabled = {
+      version: 2,
+      features: [
+        {
+          name: 'switched.off.rule',
+          enabled: true,
+          strategies: [
+            { name: 'default', disabled: true },
+            { name: 'userWithId', parameters: { userIds: '42' } },
+          ],
+        },
+      ],
+    };
+    const imported = await harness.admin(
+      key,
+      'POST',
+      '/api/admin/environments/production/import',
+      withDisabled,
+    );
+    expect(imported.statusCode, imported.body).toBe(200);
+    expect(imported.json().warnings).toEqual([
+      {
+        path: '/features/0/strategies/0',
+        message: expect.stringContaining('strategy default is disabled'),
+      },
+    ]);
+    const frontend = await harness.token(key, 'frontend', 'production');
+    const toggles = async (userId: string) =>
+      (
+        await harness.app.inject({
+          method: 'GET',
+          url: `/api/frontend?appName=web&userId=${userId}`,
+          headers: { authorization: frontend },
+        })
+      ).json().toggles as { name: string }[];
+    expect(await toggles('7'), 'the disabled default strategy enables nobody').toEqual([]);
+    expect((await toggles('42')).map((toggle) => toggle.name)).toEqual(['switched.off.rule']);
+  });
+
   it('refuses a document that breaks the schema, listing each problem, and changes nothing', async () => {
     const harness = await startFlagBit();
     const key = await harness.signup();

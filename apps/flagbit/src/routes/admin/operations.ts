@@ -1,7 +1,7 @@
 import { AppError, type ServiceInstance } from '@studio/service-kit';
 import { z } from 'zod';
 import type { ClientFeatures } from '../../evaluation/types';
-import { clientFeaturesSchema, importWarnings } from '../../schemas';
+import { clientFeaturesSchema, importWarnings, withoutDisabledStrategies } from '../../schemas';
 import { adminOf, environmentParams, requireEnvironment, security } from './common';
 
 const tokenOutput = z.object({
@@ -133,8 +133,8 @@ export function registerOperationRoutes(app: ServiceInstance) {
         );
       }
       // Imported exactly as given (zod dropped nothing the SDKs read): the parsed value is the document.
-      const document = parsed.data as ClientFeatures;
-      const warnings = importWarnings(document);
+      const warnings = importWarnings(parsed.data as ClientFeatures);
+      const document = withoutDisabledStrategies(parsed.data as ClientFeatures);
       return store.change(accountId, actor, () => {
         const before = repository.environmentDocument(accountId, environment);
         repository.replaceEnvironment(accountId, environment, 'default', document, store.now());
