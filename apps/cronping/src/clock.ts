@@ -1,21 +1,2 @@
-/** Where CronPing reads the time: injected so tests move time instead of sleeping. */
-export interface Clock {
-  /** Milliseconds since the Unix epoch. */
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
-
-/** A clock tests move by hand. */
-export class ManualClock implements Clock {
-  constructor(private current: number) {}
-  now(): number {
-    return this.current;
-  }
-  set(ms: number): void {
-    this.current = ms;
-  }
-  advance(ms: number): void {
-    this.current += ms;
-  }
-}
+// The studio's shared clock; kept as a module of the app so its imports stay local.
+export { type Clock, ManualClock, systemClock } from '@studio/service-kit';
