@@ -195,11 +195,11 @@ export class TypstPool {
     const child = fork(this.script, [], {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      // Only what the worker needs: fork() starts it with this Node binary, so it inherits nothing else.
       env: {
-        PATH: process.env.PATH ?? '',
         // Typst's Rust allocations come from glibc malloc; fewer arenas keep a long-lived worker's RSS from
         // bloating with fragmentation between recycles (one arena: the worker compiles one document at a time).
-        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '1',
+        MALLOC_ARENA_MAX: '1',
         DOCUMINT_TYPST_FONTS: JSON.stringify(this.fonts),
         DOCUMINT_TYPST_WORKSPACE: this.options.workspace,
       },
