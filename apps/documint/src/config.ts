@@ -20,6 +20,7 @@ export const configSchema = z.object({
 
 export type Config = z.output<typeof configSchema>;
 
-export function loadConfig(environment: Record<string, string | undefined>): Config {
+// The process environment is read here and nowhere else; tests pass their own.
+export function loadConfig(environment: Record<string, string | undefined> = process.env): Config {
   return parseConfig('documint', configSchema, environment);
 }

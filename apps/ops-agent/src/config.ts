@@ -135,7 +135,8 @@ const integrationGroups: Array<{ name: string; variables: (keyof Config)[] }> = 
   { name: 'alert email', variables: ['SMTP_URL', 'ALERT_EMAIL_TO'] },
 ];
 
-export function loadConfig(environment: Record<string, string | undefined>): Config {
+// The process environment is read here and nowhere else; tests pass their own.
+export function loadConfig(environment: Record<string, string | undefined> = process.env): Config {
   const config = parseConfig('ops-agent', configSchema, environment);
   const issues = [];
   for (const group of integrationGroups) {

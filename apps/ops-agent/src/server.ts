@@ -7,7 +7,7 @@ import { database } from './database';
 
 const args = process.argv.slice(2);
 if (isAgentCommand(args[0])) {
-  const code = await runAgentCli(args, () => loadConfigOrExit(() => loadConfig(process.env)), {
+  const code = await runAgentCli(args, () => loadConfigOrExit(() => loadConfig()), {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     readStdin: async () => {

@@ -15,7 +15,7 @@ const [command] = process.argv.slice(2);
 if (command === 'keys:rotate') {
   // Run with the new key in WEBHOOKVAULT_ENCRYPTION_KEY and the old ones in WEBHOOKVAULT_PREVIOUS_KEYS; once it
   // reports done, the old keys can be dropped from the environment.
-  const config = loadConfigOrExit(() => loadConfig(process.env));
+  const config = loadConfigOrExit(() => loadConfig());
   const studioDatabase = openDatabase({
     file: join(config.DATA_DIR, database.fileName),
     migrations: database.migrations,

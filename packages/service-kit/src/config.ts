@@ -207,3 +207,11 @@ export function serviceConfigShape(defaultPort: number) {
 
 export const baseServiceConfigSchema = z.object(serviceConfigShape(0));
 export type ServiceConfig = z.output<typeof baseServiceConfigSchema>;
+
+/** DATA_DIR alone, for the database commands, which must not need the service's secrets. */
+export function loadDataDirectory(
+  service: string,
+  environment: Record<string, string | undefined> = process.env,
+): string {
+  return parseConfig(service, z.object({ DATA_DIR: serviceConfigShape(0).DATA_DIR }), environment).DATA_DIR;
+}

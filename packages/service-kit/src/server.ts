@@ -6,8 +6,7 @@ import {
   type SynchronousLevel,
 } from '@studio/shared-db';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { ConfigError, parseConfig, type ServiceConfig, serviceConfigShape } from './config';
+import { ConfigError, loadDataDirectory, type ServiceConfig } from './config';
 import { createLogger } from './logger';
 
 export interface DatabaseSpec {
@@ -18,7 +17,8 @@ export interface DatabaseSpec {
 
 export interface ServiceEntry<Config extends ServiceConfig> {
   name: string;
-  loadConfig(env: Record<string, string | undefined>): Config;
+  /** Reads the process environment (each app's config module does, with its zod schema). */
+  loadConfig(): Config;
   database: DatabaseSpec;
   buildApp(config: Config, options: { logger: FastifyBaseLogger }): Promise<FastifyInstance>;
   /** Patterns whose first group is a secret inside request URLs (ping keys, capture tokens). */
@@ -49,9 +49,7 @@ export async function runServiceCli<Config extends ServiceConfig>(
   args = process.argv.slice(2),
 ): Promise<void> {
   if (isDatabaseCommand(args[0])) {
-    const { DATA_DIR } = loadConfigOrExit(() =>
-      parseConfig(entry.name, z.object({ DATA_DIR: serviceConfigShape(0).DATA_DIR }), process.env),
-    );
+    const DATA_DIR = loadConfigOrExit(() => loadDataDirectory(entry.name));
     const code = await runDatabaseCommand(args, {
       service: entry.name,
       file: join(DATA_DIR, entry.database.fileName),
@@ -75,7 +73,7 @@ export async function runServiceCli<Config extends ServiceConfig>(
 export async function runService<Config extends ServiceConfig>(
   entry: ServiceEntry<Config>,
 ): Promise<FastifyInstance> {
-  const config = loadConfigOrExit(() => entry.loadConfig(process.env));
+  const config = loadConfigOrExit(() => entry.loadConfig());
   const logger = createLogger({ service: entry.name, level: config.LOG_LEVEL, urlSecrets: entry.urlSecrets });
   let app: FastifyInstance;
   try {

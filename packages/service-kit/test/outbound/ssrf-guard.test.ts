@@ -304,7 +304,7 @@ describe('createOutboundClient: responses', () => {
   });
 
   it('gives up with OutboundTimeoutError when the server never answers', async () => {
-    // The handler never responds; the outcome, not the elapsed time, is asserted.
+    // The handler never responds; only the outcome (a timeout error) is asserted, never a duration.
     const target = await server(() => {});
     const error = await client('127.0.0.1')
       .request(`${target.origin}/slow`, { timeoutMs: 50 })
