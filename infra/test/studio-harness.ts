@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -84,4 +84,109 @@ export async function waitForOk(url: string, process?: RunningProcess, attempts 
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${url} never answered 200:\n${process?.output() ?? ''}`);
+}
+
+export interface RunningStudio {
+  process: RunningProcess;
+  dataDir: string;
+  runDir: string;
+  ports: Record<(typeof studioApps)[number]['name'], number>;
+  /** Caddy's base URL, when the studio runs Caddy. */
+  caddyUrl?: string;
+  environment: Record<string, string>;
+  url(app: (typeof studioApps)[number]['name']): string;
+  secrets(): Record<string, string>;
+  state(name: string): ServiceState;
+  /** Runs `node scripts/studio.mjs <args>` against this studio's data directory. */
+  command(args: string[]): { status: number | null; stdout: string; stderr: string };
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface ServiceState {
+  name: string;
+  state: 'starting' | 'running' | 'backoff' | 'failed' | 'stopped';
+  pid: number | null;
+  restarts: number;
+  lastExit: { code: number | null; signal: string | null; at: string; output: string } | null;
+  reason: string | null;
+}
+
+/**
+ * Runs the real `npm start` supervisor (scripts/studio.mjs, on the built apps) on free ports with its own
+ * data directory, and waits until it prints that it is supervising.
+ */
+export async function startStudio(
+  label: string,
+  options: { environment?: Record<string, string>; caddy?: boolean } = {},
+): Promise<RunningStudio> {
+  const dataDir = tempDirectory(label);
+  const ports = {} as RunningStudio['ports'];
+  for (const app of studioApps) ports[app.name] = await freePort();
+  const caddyPort = await freePort();
+  const withCaddy = options.caddy !== false && caddyAvailable();
+  const environment: Record<string, string> = {
+    STUDIO_DATA_DIR: dataDir,
+    CADDY_ADDRESS: `http://127.0.0.1:${caddyPort}`,
+    CADDY_ADMIN: 'off',
+    STUDIO_CADDY: withCaddy ? 'auto' : 'off',
+    HOME: dataDir,
+    XDG_DATA_HOME: dataDir,
+    XDG_CONFIG_HOME: dataDir,
+    LOG_LEVEL: 'warn',
+    ...Object.fromEntries(
+      studioApps.map((app) => [`${app.name.toUpperCase().replace('-', '_')}_PORT`, String(ports[app.name])]),
+    ),
+    ...options.environment,
+  };
+  const script = join(repositoryRoot, 'scripts', 'studio.mjs');
+  const studio = startProcess(process.execPath, [script], environment);
+  for (let attempt = 0; attempt < 600 && !studio.output().includes('supervising;'); attempt++) {
+    if (studio.child.exitCode !== null) throw new Error(`the studio exited:\n${studio.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (!studio.output().includes('supervising;'))
+    throw new Error(`the studio never came up:\n${studio.output()}`);
+  const runDir = join(dataDir, 'run');
+  return {
+    process: studio,
+    dataDir,
+    runDir,
+    ports,
+    ...(withCaddy ? { caddyUrl: `http://127.0.0.1:${caddyPort}` } : {}),
+    environment,
+    url: (app) => `http://127.0.0.1:${ports[app]}`,
+    secrets: () => JSON.parse(readFileSync(join(dataDir, '.studio-secrets.json'), 'utf8')),
+    state: (name) => JSON.parse(readFileSync(join(runDir, `${name}.state.json`), 'utf8')),
+    command: (args) => {
+      const result = spawnSync(process.execPath, [script, ...args], {
+        env: { ...process.env, ...environment },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+    },
+    stop: async () => {
+      if (studio.child.exitCode === null && studio.child.signalCode === null) studio.child.kill('SIGINT');
+      return studio.exited;
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value other than undefined; fails naming `what` after `attempts`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  attempts = 300,
+) {
+  let last: unknown;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} did not happen${last ? `: ${(last as Error).message}` : ''}`);
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, renameSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { DatabaseOpenError } from './database';
@@ -47,6 +47,7 @@ export async function restoreDatabase(options: {
       );
     }
     verifyApplied(source, options.migrations, backupFile);
+    setAsideUnusableTarget(targetFile);
     try {
       await source.backup(targetFile);
     } catch (error) {
@@ -55,4 +56,47 @@ export async function restoreDatabase(options: {
   } finally {
     source.close();
   }
+}
+
+/**
+ * The backup API writes into the target as a database, so a target that is not one (overwritten, truncated,
+ * corrupt) would stop the restore it needs. Such a file is renamed aside with its -wal and -shm, never
+ * deleted; so are a -wal and -shm left without their database, which SQLite would otherwise replay into the
+ * restored file.
+ */
+function setAsideUnusableTarget(targetFile: string): void {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const companions = ['-wal', '-shm'].map((suffix) => `${targetFile}${suffix}`);
+  if (existsSync(targetFile)) {
+    // A file without SQLite's header is not a damaged database but something else at the wrong path: the
+    // restore refuses it below, untouched.
+    if (!hasSqliteHeader(targetFile) || passesQuickCheck(targetFile)) return;
+  }
+  for (const file of [targetFile, ...companions]) {
+    if (existsSync(file)) renameSync(file, `${file}.unusable-${stamp}`);
+  }
+}
+
+function passesQuickCheck(file: string): boolean {
+  try {
+    const database = new Database(file, { fileMustExist: true });
+    try {
+      return database.pragma('quick_check', { simple: true }) === 'ok';
+    } finally {
+      database.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+function hasSqliteHeader(file: string): boolean {
+  const header = Buffer.alloc(16);
+  const descriptor = openSync(file, 'r');
+  try {
+    readSync(descriptor, header, 0, 16, 0);
+  } finally {
+    closeSync(descriptor);
+  }
+  return header.toString('latin1') === 'SQLite format 3\0';
 }

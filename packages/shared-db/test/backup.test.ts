@@ -1,4 +1,13 @@
-import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DatabaseOpenError } from '../src/database';
 import { defineMigrations } from '../src/migrations';
@@ -90,6 +99,50 @@ describe('backup and restore', () => {
     const target = ws.path('fresh.sqlite');
     await restoreDatabase({ backupFile, targetFile: target, migrations: db.migrations });
     expect(emailsIn(ws.open({ file: target }))).toEqual(['ada@example.com']);
+  });
+
+  it('sets a corrupt target aside, never deleting it, and restores into a clean file', async () => {
+    const ws = workspace();
+    const db = ws.open();
+    addUser(db, 'ada@example.com');
+    const backupFile = ws.path('backup.sqlite');
+    await db.backup(backupFile);
+    db.close();
+    // Pages after the first overwritten, as a failing disk or a stray write leaves them: the header survives.
+    const damaged = readFileSync(db.file);
+    damaged.fill(0x5a, 4096);
+    writeFileSync(db.file, damaged);
+
+    await restoreDatabase({ backupFile, targetFile: db.file, migrations: db.migrations });
+
+    expect(emailsIn(ws.open())).toEqual(['ada@example.com']);
+    const setAside = readdirSync(dirname(db.file)).filter((name) => name.includes('.unusable-'));
+    expect(setAside).toHaveLength(1);
+    expect(readFileSync(join(dirname(db.file), setAside[0]!))).toEqual(damaged);
+  });
+
+  it('sets aside a WAL left without its database, so it is not replayed into the restored file', async () => {
+    const ws = workspace();
+    const db = ws.open();
+    addUser(db, 'ada@example.com');
+    const backupFile = ws.path('backup.sqlite');
+    await db.backup(backupFile);
+    addUser(db, 'written-after-the-backup@example.com');
+    const wal = readFileSync(`${db.file}-wal`);
+    db.close();
+    rmSync(db.file);
+    writeFileSync(`${db.file}-wal`, wal);
+
+    await restoreDatabase({ backupFile, targetFile: db.file, migrations: db.migrations });
+
+    const restored = ws.open();
+    expect(emailsIn(restored)).toEqual(['ada@example.com']);
+    expect(restored.integrityCheck()).toEqual([]);
+    expect(
+      readdirSync(dirname(db.file)).some(
+        (name) => name.endsWith('-wal') === false && name.includes('-wal.unusable-'),
+      ),
+    ).toBe(true);
   });
 
   it('refuses to back up over an existing file, naming it and leaving it as it was', async () => {
