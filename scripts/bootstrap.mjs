@@ -64,10 +64,17 @@ const pnpm = (args) => run(process.execPath, [pnpmBin, ...args]);
 pnpm(['install', '--frozen-lockfile']);
 
 // Debian packages the tests drive for real: caddy in front of the apps, chromium for DocuMint's HTML engine
-// and the ops-agent's page test, qpdf and poppler-utils to check DocuMint's PDFs. Installed when this runs as
-// root with apt-get (CI, a fresh VPS); otherwise named, with the command that installs them.
+// and the ops-agent's page test, qpdf and poppler-utils to check DocuMint's PDFs, openssl to make test
+// certificates. Installed when this runs as root with apt-get (CI, a fresh VPS); otherwise named, with the
+// command that installs them.
 function ensureTestPackages() {
-  const needed = { caddy: 'caddy', chromium: 'chromium', qpdf: 'qpdf', pdftotext: 'poppler-utils' };
+  const needed = {
+    caddy: 'caddy',
+    chromium: 'chromium',
+    qpdf: 'qpdf',
+    pdftotext: 'poppler-utils',
+    openssl: 'openssl',
+  };
   const has = (binary) => spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0;
   const missing = Object.entries(needed)
     .filter(([binary]) => !has(binary))

@@ -45,6 +45,8 @@ const configSchema = z.object({
   STUDIO_RESTART_MAX_DELAY_MS: integer(30_000, 10, 3_600_000),
   STUDIO_MAX_RESTARTS: integer(10, 1, 1000),
   STUDIO_READY_TIMEOUT_MS: integer(60_000, 1000, 600_000),
+  // WebhookVault's own capture listener: senders reach it without a proxy, so their header order survives.
+  WEBHOOKVAULT_CAPTURE_PORT: integer(4105, 1, 65_535),
   ...Object.fromEntries(appNames.map((app) => [portVariable(app), integer(defaultPorts[app], 1, 65_535)])),
 });
 
@@ -305,6 +307,12 @@ async function run() {
     cronping: 'PUBLIC_URL',
     webhookvault: 'WEBHOOKVAULT_PUBLIC_URL',
   };
+  const webhookvaultEnvironment = () => ({
+    WEBHOOKVAULT_ENCRYPTION_KEY: secrets.WEBHOOKVAULT_ENCRYPTION_KEY,
+    CAPTURE_PORT: process.env.CAPTURE_PORT ?? String(config.WEBHOOKVAULT_CAPTURE_PORT),
+    WEBHOOKVAULT_CAPTURE_URL:
+      process.env.WEBHOOKVAULT_CAPTURE_URL ?? `http://localhost:${config.WEBHOOKVAULT_CAPTURE_PORT}`,
+  });
   for (const product of products) {
     const variable = publicUrlVariable[product];
     supervisor.add({
@@ -314,9 +322,7 @@ async function run() {
       env: {
         ...appEnvironment(product),
         ...(variable && process.env[variable] === undefined ? { [variable]: publicUrl(product) } : {}),
-        ...(product === 'webhookvault'
-          ? { WEBHOOKVAULT_ENCRYPTION_KEY: secrets.WEBHOOKVAULT_ENCRYPTION_KEY }
-          : {}),
+        ...(product === 'webhookvault' ? webhookvaultEnvironment() : {}),
       },
       readyUrl: `http://127.0.0.1:${portOf(product)}/readyz`,
     });

@@ -123,6 +123,7 @@ export async function startStudio(
   const ports = {} as RunningStudio['ports'];
   for (const app of studioApps) ports[app.name] = await freePort();
   const caddyPort = await freePort();
+  const capturePort = await freePort();
   const withCaddy = options.caddy !== false && caddyAvailable();
   const environment: Record<string, string> = {
     STUDIO_DATA_DIR: dataDir,
@@ -133,6 +134,7 @@ export async function startStudio(
     XDG_DATA_HOME: dataDir,
     XDG_CONFIG_HOME: dataDir,
     LOG_LEVEL: 'warn',
+    WEBHOOKVAULT_CAPTURE_PORT: String(capturePort),
     ...Object.fromEntries(
       studioApps.map((app) => [`${app.name.toUpperCase().replace('-', '_')}_PORT`, String(ports[app.name])]),
     ),

@@ -109,3 +109,29 @@ describe('legacy api_key in the JSON body', () => {
     expect((await api(account.apiKey).get(`/api/v3/checks/${uuid}`)).json().name).toBe('mine');
   });
 });
+
+describe("bodies sent as healthchecks' documented curl examples send them", () => {
+  it('reads a JSON body sent as application/x-www-form-urlencoded (curl --data) as JSON', async () => {
+    const { account, app } = await setup();
+    const created = await app.inject({
+      method: 'POST',
+      url: '/api/v3/checks/',
+      headers: { 'x-api-key': account.apiKey, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: '{"name": "backups", "tags": "prod www", "timeout": 3600, "grace": 60}',
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json()).toMatchObject({ name: 'backups', tags: 'prod www', timeout: 3600, grace: 60 });
+  });
+
+  it("answers a body that is not JSON with healthchecks' parse error, whatever its content type", async () => {
+    const { account, app } = await setup();
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/api/v3/checks/',
+      headers: { 'x-api-key': account.apiKey, 'content-type': 'text/plain' },
+      payload: 'name=backups',
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toEqual({ error: 'could not parse request body' });
+  });
+});

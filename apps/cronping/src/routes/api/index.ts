@@ -278,6 +278,22 @@ export function registerManagementApi(app: ServiceInstance, config: Config) {
         const scope = plain.withTypeProvider<ZodTypeProvider>();
         scope.setErrorHandler(apiErrorHandler);
         scope.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }));
+        // healthchecks reads the API body as JSON whatever its Content-Type, and its documented examples
+        // (`curl --data '{...}'`) send application/x-www-form-urlencoded: every API body is read as JSON here.
+        scope.removeAllContentTypeParsers();
+        scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+          try {
+            done(null, body === '' ? undefined : JSON.parse(body as string));
+          } catch {
+            done(
+              Object.assign(new Error('could not parse request body'), {
+                statusCode: 400,
+                code: 'FST_ERR_CTP_INVALID_JSON_BODY',
+              }),
+              undefined,
+            );
+          }
+        });
         // healthchecks' @cors: browsers may call the API with an X-Api-Key header from any origin.
         scope.addHook('onRequest', async (_request, reply) => {
           reply.headers({
