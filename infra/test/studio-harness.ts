@@ -117,13 +117,16 @@ export interface ServiceState {
  */
 export async function startStudio(
   label: string,
-  options: { environment?: Record<string, string>; caddy?: boolean } = {},
+  options: { environment?: Record<string, string>; caddy?: boolean; again?: RunningStudio } = {},
 ): Promise<RunningStudio> {
-  const dataDir = tempDirectory(label);
-  const ports = {} as RunningStudio['ports'];
-  for (const app of studioApps) ports[app.name] = await freePort();
-  const caddyPort = await freePort();
-  const capturePort = await freePort();
+  // `again`: start a new supervisor on a stopped studio's data directory and ports.
+  const dataDir = options.again?.dataDir ?? tempDirectory(label);
+  const ports = options.again?.ports ?? ({} as RunningStudio['ports']);
+  if (!options.again) for (const app of studioApps) ports[app.name] = await freePort();
+  const caddyPort = options.again?.caddyUrl ? Number(new URL(options.again.caddyUrl).port) : await freePort();
+  const capturePort = options.again
+    ? Number(options.again.environment.WEBHOOKVAULT_CAPTURE_PORT)
+    : await freePort();
   const withCaddy = options.caddy !== false && caddyAvailable();
   const environment: Record<string, string> = {
     STUDIO_DATA_DIR: dataDir,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import Stripe from 'stripe';
@@ -92,9 +92,8 @@ describe.skipIf(!hasCaddy)('the whole studio, started as npm start starts it, be
   }, 180_000);
 
   afterAll(async () => {
-    const exit = await studio?.stop();
+    await studio?.stop();
     receiver?.server.close();
-    expect(exit?.code, 'Ctrl-C stops the studio cleanly').toBe(0);
   }, 60_000);
 
   it('starts every app and Caddy in order, writes mode-600 secrets and seeds a demo customer', () => {
@@ -485,6 +484,35 @@ describe.skipIf(!hasCaddy)('the whole studio, started as npm start starts it, be
     expect(restore.status, restore.stderr + restore.stdout).toBe(0);
     const flag = await call(`${caddy}/flagbit/api/admin/flags/survives`, { headers: flagHeaders });
     expect(flag.status, flag.text).toBe(200);
+    const setAside = readdirSync(join(studio.dataDir, 'flagbit')).filter((name) =>
+      name.includes('.unusable-'),
+    );
+    expect(
+      setAside.some((name) => name.startsWith('flagbit.sqlite.unusable-')),
+      setAside.join(),
+    ).toBe(true);
+  });
+  it('stops every process on Ctrl-C, and starts again on the same data without new secrets or demo keys', async () => {
+    const secretsBefore = studio.secrets();
+    const exit = await studio.stop();
+    expect(exit.code, 'Ctrl-C stops the studio cleanly').toBe(0);
+    for (const name of ['ops-agent', 'documint', 'cronping', 'flagbit', 'webhookvault', 'caddy']) {
+      expect(studio.state(name), name).toMatchObject({ state: 'stopped', pid: null });
+      expect(existsSync(join(studio.runDir, `${name}.pid`)), name).toBe(false);
+    }
+    expect(studio.process.output()).toContain('stopped');
+
+    studio = await startStudio('journey', { again: studio, environment: studio.environment });
+    expect(studio.secrets()).toEqual(secretsBefore);
+    const output = studio.process.output();
+    expect(output).not.toContain(secretsBefore.INTERNAL_TOKEN);
+    expect(output).not.toContain('first start');
+    expect(output).not.toContain('demo customer');
+    const demo = JSON.parse(readFileSync(join(studio.dataDir, '.studio-demo.json'), 'utf8'));
+    const account = await call(`${studio.caddyUrl}/cronping/v1/account`, {
+      headers: { authorization: `Bearer ${demo.cronping.apiKey}` },
+    });
+    expect(account.status, 'the demo key from the first start still works').toBe(200);
   });
 });
 
