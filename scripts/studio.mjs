@@ -4,6 +4,7 @@
 //   node scripts/studio.mjs status              every process's state, from the supervisor's state files
 //   node scripts/studio.mjs backup [dir]        online backup of every app's database (default data/backups/<time>)
 //   node scripts/studio.mjs restore <app> <file>  stop the app (when the studio runs), restore its database, start it
+//   node scripts/studio.mjs stop|start <app>    stop one process of the running studio (it stays down) or start it
 // Development secrets are generated once into <data>/.studio-secrets.json (mode 0600) — here, never as
 // defaults in the apps' code — and a demo customer is seeded on first start.
 import { spawnSync } from 'node:child_process';
@@ -187,6 +188,23 @@ async function restoreCommand(app, file) {
     console.log(`studio: no running studio found; ${app} starts from the restored data next time`);
   }
   process.exit(result.status ?? 1);
+}
+
+/** Stops or starts one process of the running studio; a stopped one stays stopped until started. */
+async function serviceCommand(action, name) {
+  const answer = await control('POST', `/services/${name}/${action}`);
+  if (!answer) {
+    console.error('studio: no running studio found (is npm start running?)');
+    process.exit(1);
+  }
+  if (answer.status !== 200) {
+    console.error(`studio: unknown service ${name}`);
+    process.exit(64);
+  }
+  console.log(
+    `studio: ${name} is ${answer.body.state}${action === 'start' && !answer.body.ready ? ' (not ready)' : ''}`,
+  );
+  process.exit(action === 'start' && !answer.body.ready ? 1 : 0);
 }
 
 function statusCommand() {
@@ -440,7 +458,13 @@ switch (command) {
   case 'restore':
     await restoreCommand(rest[0], rest[1]);
     break;
+  case 'stop':
+  case 'start':
+    await serviceCommand(command, rest[0]);
+    break;
   default:
-    console.error('usage: node scripts/studio.mjs [run | status | backup [dir] | restore <app> <file>]');
+    console.error(
+      'usage: node scripts/studio.mjs [run | status | backup [dir] | restore <app> <file> | stop <app> | start <app>]',
+    );
     process.exit(64);
 }

@@ -473,14 +473,15 @@ describe.skipIf(!hasCaddy)('the whole studio, started as npm start starts it, be
     const backupDir = join(studio.dataDir, 'drill-corrupt');
     expect(studio.command(['backup', backupDir]).status).toBe(0);
 
-    // Disaster: the app is stopped and its pages are overwritten, as a failing disk leaves them.
+    // Disaster: pages of the database overwritten, as a failing disk leaves them. The app is stopped first
+    // so that its own checkpoint on close does not rewrite those pages.
+    expect(studio.command(['stop', 'flagbit']).status).toBe(0);
+    expect(studio.state('flagbit').state).toBe('stopped');
     const file = join(studio.dataDir, 'flagbit', 'flagbit.sqlite');
-    const restore = (() => {
-      const damaged = readFileSync(file);
-      damaged.fill(0x5a, 4096);
-      writeFileSync(file, damaged);
-      return studio.command(['restore', 'flagbit', join(backupDir, 'flagbit.sqlite')]);
-    })();
+    const damaged = readFileSync(file);
+    damaged.fill(0x5a, 4096);
+    writeFileSync(file, damaged);
+    const restore = studio.command(['restore', 'flagbit', join(backupDir, 'flagbit.sqlite')]);
     expect(restore.status, restore.stderr + restore.stdout).toBe(0);
     const flag = await call(`${caddy}/flagbit/api/admin/flags/survives`, { headers: flagHeaders });
     expect(flag.status, flag.text).toBe(200);
