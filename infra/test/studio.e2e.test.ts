@@ -122,6 +122,27 @@ describe.skipIf(!hasCaddy)('the whole studio, started as npm start starts it, be
     expect(output).toMatch(/^caddy +│ \{/m);
   });
 
+  it("seeds the owner: the printed password logs in to the ops-agent's page", async () => {
+    const ops = studio.url('ops-agent');
+    const form = await fetch(`${ops}/login`);
+    expect(form.status).toBe(200);
+    const csrf = /ops_login_csrf=([^;]+)/.exec(form.headers.get('set-cookie') ?? '')?.[1];
+    expect(csrf).toBeDefined();
+    const password = studio.secrets().OWNER_PASSWORD!;
+    expect(studio.process.output()).toContain(`OWNER_PASSWORD=${password}`);
+    const login = (attempt: string) =>
+      fetch(`${ops}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `ops_login_csrf=${csrf}` },
+        body: new URLSearchParams({ csrf: csrf!, password: attempt }).toString(),
+      });
+    expect((await login(`${password}-wrong`)).status).toBe(401);
+    const accepted = await login(password);
+    expect(accepted.status).toBe(303);
+    expect(accepted.headers.get('set-cookie')).toContain('ops_session=');
+  });
+
   it('lets the seeded demo customer use a product through Caddy with the printed key', async () => {
     const demo = JSON.parse(readFileSync(join(studio.dataDir, '.studio-demo.json'), 'utf8'));
     const account = await call(`${caddy}/flagbit/v1/account`, {
