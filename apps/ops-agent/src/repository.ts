@@ -24,6 +24,8 @@ export interface ProductStateRow {
   lastStatus: HealthStatus | null;
   lastReason: string | null;
   lastUptimeSeconds: number | null;
+  /** Service processes only: the supervisor's restart count at the last audit. */
+  lastRestarts: number | null;
 }
 
 export interface OutboxRow {
@@ -127,17 +129,20 @@ export function createRepository(database: StudioDatabase) {
     ),
     productState: db.prepare(
       `SELECT product, consecutive_failures AS consecutiveFailures, consecutive_successes AS consecutiveSuccesses,
-              last_status AS lastStatus, last_reason AS lastReason, last_uptime_seconds AS lastUptimeSeconds
+              last_status AS lastStatus, last_reason AS lastReason, last_uptime_seconds AS lastUptimeSeconds,
+              last_restarts AS lastRestarts
        FROM product_state WHERE product = ?`,
     ),
     upsertProductState: db.prepare(
       `INSERT INTO product_state (product, consecutive_failures, consecutive_successes, last_status, last_reason,
-         last_uptime_seconds)
-       VALUES (@product, @consecutiveFailures, @consecutiveSuccesses, @lastStatus, @lastReason, @lastUptimeSeconds)
+         last_uptime_seconds, last_restarts)
+       VALUES (@product, @consecutiveFailures, @consecutiveSuccesses, @lastStatus, @lastReason, @lastUptimeSeconds,
+         @lastRestarts)
        ON CONFLICT (product) DO UPDATE SET consecutive_failures = excluded.consecutive_failures,
          consecutive_successes = excluded.consecutive_successes, last_status = excluded.last_status,
          last_reason = excluded.last_reason,
-         last_uptime_seconds = coalesce(excluded.last_uptime_seconds, product_state.last_uptime_seconds)`,
+         last_uptime_seconds = coalesce(excluded.last_uptime_seconds, product_state.last_uptime_seconds),
+         last_restarts = coalesce(excluded.last_restarts, product_state.last_restarts)`,
     ),
     openIncident: db.prepare(
       `SELECT id, product, status, opened_at AS openedAt, resolved_at AS resolvedAt, reason FROM incidents
@@ -349,6 +354,7 @@ export function createRepository(database: StudioDatabase) {
           lastStatus: null,
           lastReason: null,
           lastUptimeSeconds: null,
+          lastRestarts: null,
         }
       );
     },

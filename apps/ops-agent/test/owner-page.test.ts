@@ -1,8 +1,10 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { generate } from 'otplib';
 import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../src/owner/password';
 import { createVault } from '../src/owner/vault';
-import { admin, startAgent, VAULT_KEY } from './harness';
+import { admin, startAgent, tempDir, VAULT_KEY } from './harness';
 
 const PASSWORD = 'owner password for tests';
 const ownerHash = await hashPassword(PASSWORD, { N: 1024, r: 8, p: 1 });
@@ -122,6 +124,67 @@ describe('the owner’s page', () => {
     const page = await dashboard(app, session!);
     expect(page.body).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(page.body).not.toContain('<script>');
+  });
+
+  it('shows the service processes of the last audit (state, pid, restarts, last exit, reason), escaped', async () => {
+    const pidDir = tempDir('run-');
+    const state = (fields: Record<string, unknown>) => ({
+      pid: null,
+      restarts: 0,
+      startedAt: null,
+      lastExit: null,
+      nextStartAt: null,
+      reason: null,
+      updatedAt: '2026-11-24T10:00:00.000Z',
+      ...fields,
+    });
+    writeFileSync(join(pidDir, 'cronping.pid'), `${process.pid}\n`);
+    writeFileSync(
+      join(pidDir, 'cronping.state.json'),
+      JSON.stringify(
+        state({
+          name: 'cronping',
+          state: 'running',
+          pid: process.pid,
+          startedAt: '2026-11-24T10:00:00.000Z',
+        }),
+      ),
+    );
+    writeFileSync(
+      join(pidDir, 'webhookvault.state.json'),
+      JSON.stringify(
+        state({
+          name: 'webhookvault',
+          state: 'failed',
+          lastExit: {
+            code: 78,
+            signal: null,
+            at: '2026-11-24T09:59:00.000Z',
+            output: 'WEBHOOKVAULT_ENCRYPTION_KEY <img src=x onerror=alert(1)> is wrong\n',
+          },
+          reason: 'exited with code 78 (configuration error) at start: <script>alert(2)</script>',
+        }),
+      ),
+    );
+    const { app } = await startAgent({
+      OWNER_PASSWORD_HASH: ownerHash,
+      SERVICE_PID_DIR: pidDir,
+      DISK_WARN_PERCENT: '99',
+      DISK_FAIL_PERCENT: '100',
+    });
+    await app.inject({ method: 'POST', url: '/audit', headers: admin });
+    const { session } = await login(app);
+    const page = (await dashboard(app, session!)).body;
+    const row = (name: string) => new RegExp(`<tr data-service="${name}"[^]*?</tr>`).exec(page)?.[0] ?? '';
+    expect(row('cronping')).toContain('data-state="running"');
+    expect(row('cronping')).toContain(`<td>${process.pid}</td>`);
+    const failed = row('webhookvault');
+    expect(failed).toContain('data-state="failed"');
+    expect(failed).toContain('exited with code 78 at 2026-11-24T09:59:00.000Z');
+    expect(failed).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(failed).toContain('&lt;script&gt;alert(2)&lt;/script&gt;');
+    expect(page).not.toContain('<script>');
+    expect(page).not.toContain('<img');
   });
 
   it('says login is off when OWNER_PASSWORD_HASH is unset', async () => {

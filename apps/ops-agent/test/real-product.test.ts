@@ -1,4 +1,9 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildApp as buildCronping } from 'cronping/src/app';
 import { loadConfig as loadCronpingConfig } from 'cronping/src/config';
 import { buildApp as buildDocumint } from 'documint/src/app';
@@ -9,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { buildApp as buildWebhookvault } from 'webhookvault/src/app';
 import { loadConfig as loadWebhookvaultConfig } from 'webhookvault/src/config';
 import { admin, INTERNAL_TOKEN, onCleanup, startAgent, tempDir } from './harness';
+import { closedPort, T0, writeState } from './state-files';
 import { signed, stripeEnv, subscriptionEvent } from './stripe-helpers';
 
 /** The real CronPing app, in-process on a real socket, restartable on the same port and database. */
@@ -191,5 +197,115 @@ describe('against all four real product apps', () => {
 
     const incidents = (await app.inject({ method: 'GET', url: '/incidents', headers: admin })).json();
     expect(JSON.stringify(incidents)).toContain('flagbit');
+  });
+});
+
+/**
+ * The real WebhookVault server started as its own process with a 16-byte key, the way `npm start` would: it
+ * exits with code 78 and its config error. The state file records it as the supervisor does (failed, the
+ * output, the reason); only the recording is done here, the exit and the output are real.
+ */
+async function webhookvaultRefusingItsKey(runDir: string) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('../../webhookvault/src/server.ts', import.meta.url))],
+    {
+      env: {
+        PATH: process.env.PATH,
+        INTERNAL_TOKEN,
+        DATA_DIR: tempDir('webhookvault-78-'),
+        PORT: String(await closedPort()),
+        WEBHOOKVAULT_ENCRYPTION_KEY: Buffer.alloc(16, 1).toString('base64'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      output = (output + chunk).slice(-2048);
+    });
+  }
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  const lines = output.trim().split('\n').slice(-3).join(' | ');
+  writeState(runDir, {
+    name: 'webhookvault',
+    state: 'failed',
+    lastExit: { code, signal, at: '2026-11-24T10:00:02.000Z', output: output.trim() },
+    reason: `exited with code ${code} (configuration error) at start: ${lines}`,
+  });
+  return { code, output };
+}
+
+describe('which product is down and why, against real product apps', () => {
+  it('reports WebhookVault, whose real process exited 78 on a 16-byte key, down with its config error while real CronPing and FlagBit pass', async () => {
+    const runDir = tempDir('run-');
+    const [cronping, flagbit, refused] = await Promise.all([
+      startReal('cronping', (dataDir) =>
+        buildCronping(loadCronpingConfig(calmEnv(dataDir)), { logger: false }),
+      ),
+      startReal('flagbit', (dataDir) => buildFlagbit(loadFlagbitConfig(calmEnv(dataDir)), { logger: false })),
+      webhookvaultRefusingItsKey(runDir),
+    ]);
+    expect(refused.code, refused.output).toBe(78);
+    expect(refused.output).toContain('WEBHOOKVAULT_ENCRYPTION_KEY');
+    // CronPing and FlagBit run in this process: their pid is this process's.
+    for (const name of ['cronping', 'flagbit']) {
+      writeFileSync(join(runDir, `${name}.pid`), `${process.pid}\n`);
+      writeState(runDir, { name, state: 'running', pid: process.pid, startedAt: T0 });
+    }
+    const { app, clock } = await startAgent({
+      SERVICE_PID_DIR: runDir,
+      CRONPING_URL: cronping.url,
+      FLAGBIT_URL: flagbit.url,
+      // Where WebhookVault would listen: nothing does.
+      WEBHOOKVAULT_URL: `http://127.0.0.1:${await closedPort()}`,
+      AUDIT_FAILURE_THRESHOLD: '2',
+      DISK_WARN_PERCENT: '99',
+      DISK_FAIL_PERCENT: '100',
+    });
+    type Report = {
+      products: Array<{ name: string; status: string; error?: string }>;
+      host: { status: string; services?: Array<{ name: string; state?: string; error?: string }> };
+      incidents: { opened: string[] };
+    };
+    const audit = async (): Promise<Report> => {
+      clock.advance(30_000);
+      return (await app.inject({ method: 'POST', url: '/audit', headers: admin })).json() as Report;
+    };
+    const expected =
+      'webhookvault: down: the process failed at start (exit code 78): WEBHOOKVAULT_ENCRYPTION_KEY decodes to 16 bytes; it must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)';
+
+    const first = await audit();
+    const webhookvault = first.products.find((product) => product.name === 'webhookvault');
+    expect(webhookvault?.status).toBe('fail');
+    expect(webhookvault?.error?.startsWith(`${expected} (health check: `), webhookvault?.error).toBe(true);
+    expect(webhookvault?.error).toMatch(/ECONNREFUSED/);
+    for (const name of ['cronping', 'flagbit']) {
+      const product = first.products.find((candidate) => candidate.name === name);
+      expect(product?.status, JSON.stringify(product)).not.toBe('fail');
+    }
+    expect(first.host.services?.find((service) => service.name === 'webhookvault')).toMatchObject({
+      state: 'failed',
+      error: expect.stringMatching(
+        /^webhookvault: failed: exited with code 78 \(configuration error\) at start: .*WEBHOOKVAULT_ENCRYPTION_KEY decodes to 16 bytes/,
+      ),
+    });
+
+    const second = await audit();
+    expect(second.incidents.opened).toHaveLength(1);
+    const incidents = (await app.inject({ method: 'GET', url: '/incidents', headers: admin })).json() as {
+      items: Array<{ product: string; status: string; reason: string }>;
+    };
+    const product = incidents.items.find((incident) => incident.product === 'webhookvault');
+    expect(product?.status).toBe('open');
+    expect(product?.reason.startsWith(expected), product?.reason).toBe(true);
+    const processIncident = incidents.items.find((incident) => incident.product === 'process:webhookvault');
+    expect(processIncident?.status, 'the supervisor gave up: open at once').toBe('open');
+    expect(incidents.items.map((incident) => incident.product).sort()).toEqual([
+      'process:webhookvault',
+      'webhookvault',
+    ]);
   });
 });

@@ -70,7 +70,12 @@ describe('the running state of every service process (SERVICE_PID_DIR)', () => {
     expect(first.status).toBe('fail');
     expect(first.host.services).toEqual([
       { name: 'documint', pid: documint.pid, running: true },
-      { name: 'flagbit', pid: stoppedPid, running: false, error: `process ${stoppedPid} is not running` },
+      {
+        name: 'flagbit',
+        pid: stoppedPid,
+        running: false,
+        error: `flagbit: process ${stoppedPid} is not running`,
+      },
     ]);
     expect(first.incidents.opened).toEqual([]);
     const second = await audit();
@@ -104,12 +109,12 @@ describe('the running state of every service process (SERVICE_PID_DIR)', () => {
     const report = (await app.inject({ method: 'POST', url: '/audit', headers: admin })).json() as Report;
     expect(report.host.status).toBe('fail');
     expect(report.host.services).toEqual([
-      { name: 'caddy', pid: null, running: false, error: 'caddy.pid does not hold a decimal pid' },
+      { name: 'caddy', pid: null, running: false, error: 'caddy: caddy.pid does not hold a decimal pid' },
       {
         name: 'process-group',
         pid: null,
         running: false,
-        error: 'process-group.pid does not hold a decimal pid',
+        error: 'process-group: process-group.pid does not hold a decimal pid',
       },
     ]);
   });

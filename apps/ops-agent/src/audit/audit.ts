@@ -12,7 +12,14 @@ import { describeError } from '../outbound';
 import { enqueueAlert } from '../outbox';
 import type { HealthStatus, IncidentRow, Repository } from '../repository';
 import { type AuditRule, breakRules } from './rules';
-import { readServices, type ServiceProcess, serviceIncidentKey } from './services';
+import {
+  describeExit,
+  explainDown,
+  lastOutputLines,
+  readServices,
+  type ServiceProcess,
+  serviceIncidentKey,
+} from './services';
 
 /**
  * One audit: every configured product's /health read with the studio's health client, directly and through
@@ -136,7 +143,7 @@ function judge(
   return { status: 'pass' };
 }
 
-async function hostFacts(config: Config): Promise<AuditReport['host']> {
+async function hostFacts(config: Config, now: Date): Promise<AuditReport['host']> {
   const totalBytes = os.totalmem();
   const freeBytes = os.freemem();
   const memoryPercent = Math.round(((totalBytes - freeBytes) / totalBytes) * 1000) / 10;
@@ -161,15 +168,12 @@ async function hostFacts(config: Config): Promise<AuditReport['host']> {
           ? 'warn'
           : 'pass';
   const memoryStatus: HealthStatus = memoryPercent >= 95 ? 'warn' : 'pass';
-  const processes = config.SERVICE_PID_DIR ? await readServices(config.SERVICE_PID_DIR) : undefined;
-  // A stopped service process fails the host; an unreadable pid directory (npm start not run yet) warns.
+  const processes = config.SERVICE_PID_DIR ? await readServices(config.SERVICE_PID_DIR, now) : undefined;
+  // A service process not running (failed, in backoff, stopped, gone) fails the host; an unreadable pid
+  // directory (npm start not run yet) or a running process with a broken state file warns.
   const servicesStatus: HealthStatus = !processes
     ? 'pass'
-    : processes.services.some((service) => !service.running)
-      ? 'fail'
-      : processes.error
-        ? 'warn'
-        : 'pass';
+    : worst(processes.error ? 'warn' : 'pass', ...processes.services.map(serviceStatus));
   return {
     status: worst(diskStatus, memoryStatus, servicesStatus),
     memory: { totalBytes, freeBytes, usedPercent: memoryPercent },
@@ -177,6 +181,57 @@ async function hostFacts(config: Config): Promise<AuditReport['host']> {
     loadAverage: os.loadavg().map((value) => Math.round(value * 100) / 100),
     ...(processes ? { services: processes.services } : {}),
     ...(processes?.error ? { servicesError: processes.error } : {}),
+  };
+}
+
+const serviceStatus = (service: ServiceProcess): HealthStatus =>
+  !service.running ? 'fail' : service.error ? 'warn' : 'pass';
+
+/**
+ * "Which one is down and why": a product whose /health failed while its service process is failed, in
+ * backoff, stopped or gone says so, with the supervisor's reason or the app's own last words (a config error
+ * names the variable), instead of only the connection error the health check saw.
+ */
+function explainProductsDown(products: ProductResult[], services: ServiceProcess[]) {
+  for (const product of products) {
+    if (product.status !== 'fail') continue;
+    const service = services.find((candidate) => candidate.name === product.name);
+    const explanation = service ? explainDown(service) : undefined;
+    if (!explanation) continue;
+    product.error = `${product.name}: down: ${explanation}${product.error ? ` (health check: ${product.error})` : ''}`;
+  }
+}
+
+/** What the audit knows about a crash the supervisor restarted since the previous audit. */
+interface Crash {
+  at: string;
+  description: string;
+  /** Set when the supervisor has restarted it by this audit: when, and as which pid. */
+  restarted?: { at: string; pid: number | null };
+}
+
+/**
+ * Compares the supervisor's restart count with the one stored at the previous audit (in the agent's database,
+ * so it survives an agent restart). A count lower than stored means the supervisor itself restarted (it counts
+ * from zero): everything it counts now is new. No stored count (first audit) counts from zero too, since
+ * `npm start` starts the agent after the products: a crash before the first audit is still a crash.
+ */
+function detectCrash(service: ServiceProcess, lastRestarts: number | null, at: string): Crash | undefined {
+  if (service.restarts === undefined) return undefined;
+  const baseline = lastRestarts ?? 0;
+  const delta = service.restarts >= baseline ? service.restarts - baseline : service.restarts;
+  service.restartedSinceLastAudit = delta > 0;
+  if (delta === 0) return undefined;
+  service.restartsSinceLastAudit = delta;
+  const exit = service.lastExit;
+  const count = `${delta} restart${delta === 1 ? '' : 's'} since the previous audit (restart #${service.restarts})`;
+  const output = exit ? lastOutputLines(exit.output) : '';
+  return {
+    at: exit?.at ?? at,
+    description: `${service.name} crashed: ${exit ? describeExit(exit) : 'exited'}; ${count}${output ? `; last output: ${output}` : ''}`,
+    ...(service.running && service.startedAt
+      ? { restarted: { at: service.startedAt, pid: service.pid } }
+      : {}),
   };
 }
 
@@ -253,6 +308,7 @@ function applyThresholds(
   deps: AuditDeps,
   product: ProductResult,
   at: Date,
+  service: { restarts?: number; crash?: Crash; openNow?: string } = {},
 ): { opened?: IncidentRow; resolved?: IncidentRow } {
   const { repo, config } = deps;
   const state = repo.productState(product.name);
@@ -269,10 +325,17 @@ function applyThresholds(
     lastStatus: product.status,
     lastReason: product.error ?? (product.restarted ? 'restarted since the previous audit' : null),
     lastUptimeSeconds: product.uptimeSeconds ?? null,
+    lastRestarts: service.restarts ?? null,
   };
   repo.saveProductState(next);
   const open = repo.openIncident(product.name);
   const iso = at.toISOString();
+  if (!open && (service.crash || service.openNow)) {
+    return openAtOnce(deps, product, at, service.crash, service.openNow, next.consecutiveFailures);
+  }
+  if (open && service.crash) {
+    repo.addIncidentEvent(open.id, service.crash.at, 'crashed', service.crash.description);
+  }
   if (open && product.restarted)
     repo.addIncidentEvent(open.id, iso, 'restarted', `process uptime ${product.uptimeSeconds} s`);
   if (open) {
@@ -312,13 +375,68 @@ function applyThresholds(
   return { opened: incident };
 }
 
+/**
+ * A crash the supervisor restarted, or a process it gave up on, is an incident at once: neither is a blip the
+ * thresholds should absorb. A crash healed before this audit (running again) is opened and resolved in one go,
+ * so it stays in the incident history with its exit code or signal; one still down stays open until the
+ * recovery threshold, like any other.
+ */
+function openAtOnce(
+  deps: AuditDeps,
+  product: ProductResult,
+  at: Date,
+  crash: Crash | undefined,
+  openNow: string | undefined,
+  consecutiveFailures: number,
+): { opened?: IncidentRow; resolved?: IncidentRow } {
+  const { repo, config } = deps;
+  const iso = at.toISOString();
+  const failed = product.status === 'fail';
+  if (!failed && !crash) return {};
+  const openedAt = crash?.at ?? iso;
+  const reason = failed ? (product.error ?? 'failed') : (crash?.description ?? 'crashed');
+  const incident: IncidentRow = {
+    id: newId('inc'),
+    product: product.name,
+    status: 'open',
+    openedAt,
+    resolvedAt: null,
+    reason,
+  };
+  repo.insertIncident(incident.id, incident.product, openedAt, reason);
+  repo.addIncidentEvent(
+    incident.id,
+    openedAt,
+    'opened',
+    openNow
+      ? `${openNow}: ${reason}`
+      : crash
+        ? crash.description
+        : `${consecutiveFailures} failed audits in a row: ${reason}`,
+  );
+  enqueueAlert(repo, config, { type: 'incident.opened', incident }, at);
+  if (failed || !crash) return { opened: incident };
+  repo.addIncidentEvent(
+    incident.id,
+    crash.restarted?.at ?? iso,
+    'restarted',
+    `restarted by the supervisor${crash.restarted?.pid ? ` as pid ${crash.restarted.pid}` : ''}${product.error ? ` (${product.error})` : ''}`,
+  );
+  repo.resolveIncident(incident.id, iso);
+  repo.addIncidentEvent(incident.id, iso, 'resolved', 'running again at the audit');
+  const resolved: IncidentRow = { ...incident, status: 'resolved', resolvedAt: iso };
+  enqueueAlert(repo, config, { type: 'incident.resolved', incident: resolved }, at);
+  return { opened: incident, resolved };
+}
+
 export async function runAudit(deps: AuditDeps): Promise<AuditReport> {
   const { config, repo, clock } = deps;
   const started = clock.now();
   const products = await Promise.all(
     configuredProducts(config).map((product) => auditProduct(deps, product.name, product.url)),
   );
-  const [host, blog] = await Promise.all([hostFacts(config), blogFacts(deps)]);
+  const [host, blog] = await Promise.all([hostFacts(config, started), blogFacts(deps)]);
+  explainProductsDown(products, host.services ?? []);
   const finished = clock.now();
   const report: AuditReport = {
     id: newId('aud'),
@@ -344,18 +462,26 @@ export async function runAudit(deps: AuditDeps): Promise<AuditReport> {
       if (outcome.opened) report.incidents.opened.push(outcome.opened.id);
       if (outcome.resolved) report.incidents.resolved.push(outcome.resolved.id);
     }
-    // A service process counts toward its own incident (`process:<name>`) on the same thresholds.
+    // A service process counts toward its own incident (`process:<name>`) on the same thresholds, except a
+    // crash since the previous audit or a process the supervisor gave up on, which open one at once.
     for (const service of host.services ?? []) {
+      const key = serviceIncidentKey(service.name);
+      const crash = detectCrash(service, repo.productState(key).lastRestarts, finished.toISOString());
       const outcome = applyThresholds(
         deps,
         {
-          name: serviceIncidentKey(service.name),
-          status: service.running ? 'pass' : 'fail',
+          name: key,
+          status: serviceStatus(service),
           responseTimeMs: null,
           checks: {},
           ...(service.error ? { error: service.error } : {}),
         },
         finished,
+        {
+          ...(service.restarts !== undefined ? { restarts: service.restarts } : {}),
+          ...(crash ? { crash } : {}),
+          ...(service.state === 'failed' ? { openNow: 'the supervisor gave up on it' } : {}),
+        },
       );
       if (outcome.opened) report.incidents.opened.push(outcome.opened.id);
       if (outcome.resolved) report.incidents.resolved.push(outcome.resolved.id);

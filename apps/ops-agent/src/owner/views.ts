@@ -1,4 +1,5 @@
 import type { AuditReport, ProductHistory } from '../audit/audit';
+import { describeExit, lastOutputLines, type ServiceProcess } from '../audit/services';
 
 /**
  * Server-rendered HTML for the owner's page: no front-end build, no script. Every interpolated value goes
@@ -81,6 +82,40 @@ function sparkline(history: ProductHistory): string {
   return `<svg role="img" aria-label="recent checks" width="${points.length * 4}" height="24" viewBox="0 0 ${points.length * 4} 24">${bars}</svg>`;
 }
 
+const stateBadge: Record<string, string> = {
+  running: 'pass',
+  starting: 'warn',
+  backoff: 'fail',
+  failed: 'fail',
+  stopped: 'fail',
+};
+
+/** The service processes of the last audit: what the supervisor says of each, and what the kernel says. */
+function servicesTable(latest: AuditReport | undefined): string {
+  const services: ServiceProcess[] = latest?.host.services ?? [];
+  const directoryError = latest?.host.servicesError
+    ? `<p class="error">${escapeHtml(latest.host.servicesError)}</p>`
+    : '';
+  if (services.length === 0) return directoryError;
+  const rows = services
+    .map((service) => {
+      const state = service.state ?? (service.running ? 'running' : 'not running');
+      const cls = !service.running ? 'fail' : (stateBadge[state] ?? 'pass');
+      const restarted = service.restartedSinceLastAudit
+        ? ` <span class="badge warn">+${escapeHtml(service.restartsSinceLastAudit)} since last audit</span>`
+        : '';
+      const exit = service.lastExit;
+      const output = exit ? lastOutputLines(exit.output) : '';
+      const lastExit = exit
+        ? `${escapeHtml(describeExit(exit))}${output ? `<br><span class="muted">${escapeHtml(output)}</span>` : ''}`
+        : '<span class="muted">–</span>';
+      const why = service.reason ?? service.error;
+      return `<tr data-service="${escapeHtml(service.name)}" data-state="${escapeHtml(state)}"><td><strong>${escapeHtml(service.name)}</strong></td><td><span class="badge ${cls}">${escapeHtml(state)}</span></td><td>${service.pid === null ? '<span class="muted">–</span>' : escapeHtml(service.pid)}</td><td>${service.restarts === undefined ? '<span class="muted">–</span>' : escapeHtml(service.restarts)}${restarted}</td><td>${lastExit}</td><td>${why ? `<span class="${service.running ? 'muted' : 'error'}">${escapeHtml(why)}</span>` : ''}</td></tr>`;
+    })
+    .join('');
+  return `${directoryError}<table><thead><tr><th>Process</th><th>State</th><th>Pid</th><th>Restarts</th><th>Last exit</th><th>Reason</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 export interface DashboardData {
   csrf: string;
   notice?: string;
@@ -135,6 +170,7 @@ export function dashboardPage(data: DashboardData): string {
   const latest = data.latest
     ? `Last audit ${badge(data.latest.status)} <span class="muted">${escapeHtml(data.latest.startedAt)} · disk ${escapeHtml(data.latest.host.disk.usedPercent)}% · memory ${escapeHtml(data.latest.host.memory.usedPercent)}% · blog ${escapeHtml(data.latest.blog.status)}</span>`
     : '<span class="muted">No audit yet.</span>';
+  const latestServices = servicesTable(data.latest);
   const incidents = data.incidents.length
     ? `<ul>${data.incidents.map((i) => `<li data-incident="${escapeHtml(i.id)}">${badge('fail')} <strong>${escapeHtml(i.product)}</strong> since ${escapeHtml(i.openedAt)}: ${escapeHtml(i.reason)}</li>`).join('')}</ul>`
     : '<p class="muted">No open incident.</p>';
@@ -212,6 +248,7 @@ export function dashboardPage(data: DashboardData): string {
     `<header><h1>Studio operations</h1><div>${latest} <form class="inline" method="post" action="ui-audit">${csrf}<button type="submit">Run audit now</button></form> <form class="inline" method="post" action="logout">${csrf}<button type="submit">Log out</button></form></div></header>
 <main>${data.notice ? `<p role="status">${escapeHtml(data.notice)}</p>` : ''}
 <section id="products"><h2>Products</h2>${products}</section>
+${latestServices ? `<section id="services"><h2>Service processes</h2>${latestServices}</section>` : ''}
 <section id="incidents"><h2>Open incidents</h2>${incidents}</section>
 <section id="queue"><h2>Approval queue</h2>${queue}</section>
 <section id="cycles"><h2>Last cycles</h2>${cycles}</section>

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { serviceStates } from '../audit/services';
 
 /** Response schemas shared by the JSON API routes (the OpenAPI document at /docs is built from them). */
 export const healthStatus = z.enum(['pass', 'warn', 'fail']);
@@ -43,6 +44,23 @@ export const auditReportSchema = z.object({
           pid: z.number().nullable(),
           running: z.boolean(),
           error: z.string().optional(),
+          // From the supervisor's `<name>.state.json`: absent with pid files alone and in older reports.
+          state: z.enum(serviceStates).optional(),
+          restarts: z.number().optional(),
+          startedAt: z.string().nullable().optional(),
+          lastExit: z
+            .object({
+              code: z.number().nullable(),
+              signal: z.string().nullable(),
+              at: z.string(),
+              output: z.string(),
+            })
+            .nullable()
+            .optional(),
+          nextStartAt: z.string().nullable().optional(),
+          reason: z.string().nullable().optional(),
+          restartedSinceLastAudit: z.boolean().optional(),
+          restartsSinceLastAudit: z.number().optional(),
         }),
       )
       .optional(),

@@ -1,0 +1,45 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+/** Fixtures for the supervisor's files in SERVICE_PID_DIR (scripts/studio.mjs writes them in production). */
+
+export const T0 = '2026-11-24T10:00:00.000Z';
+
+export type StateFile = {
+  name: string;
+  state: 'running' | 'starting' | 'backoff' | 'failed' | 'stopped';
+  pid: number | null;
+  restarts: number;
+  startedAt: string | null;
+  lastExit: { code: number | null; signal: string | null; at: string; output: string } | null;
+  nextStartAt: string | null;
+  reason: string | null;
+  updatedAt: string;
+};
+
+/** Written the way the supervisor writes it: whole, to a temporary file, then renamed over the old one. */
+export function writeState(directory: string, state: Partial<StateFile> & Pick<StateFile, 'name' | 'state'>) {
+  const full: StateFile = {
+    pid: null,
+    restarts: 0,
+    startedAt: null,
+    lastExit: null,
+    nextStartAt: null,
+    reason: null,
+    updatedAt: T0,
+    ...state,
+  };
+  const file = join(directory, `${state.name}.state.json`);
+  writeFileSync(`${file}.${process.pid}.tmp`, `${JSON.stringify(full, null, 2)}\n`);
+  renameSync(`${file}.${process.pid}.tmp`, file);
+}
+
+/** A port nothing listens on: bound, then closed, so a connection to it is refused. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
