@@ -3,6 +3,7 @@ import type { OutboundLookup } from '@studio/service-kit/outbound';
 import { billingPlugin } from '@studio/shared-billing';
 import type { FastifyBaseLogger } from 'fastify';
 import packageJson from '../package.json' with { type: 'json' };
+import { installCaptureListener } from './capture-listener';
 import { type Clock, systemClock } from './clock';
 import type { Config } from './config';
 import { database } from './database';
@@ -40,6 +41,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     database: { ...database, synchronous: config.WEBHOOKVAULT_SQLITE_SYNCHRONOUS },
   });
   addCaptureMethods(app);
+  // Before any route plugin, so its guard (capture routes only on the capture port) applies to all of them.
+  installCaptureListener(app, config);
   await app.register(billingPlugin, {
     database: app.database,
     catalog: plans,

@@ -38,7 +38,15 @@ if (command === 'keys:rotate') {
     name: 'webhookvault',
     loadConfig,
     database,
-    buildApp,
+    buildApp: async (config, options) => {
+      const app = await buildApp(config, options);
+      // Renewed certificates: `kill -HUP <pid>` makes the capture listener read its PEM files again (new
+      // connections get the new pair). Only with TLS configured, so SIGHUP otherwise keeps its default (exit).
+      if (config.CAPTURE_TLS_CERT_FILE !== undefined) {
+        process.on('SIGHUP', () => app.captureListener.reloadCertificates());
+      }
+      return app;
+    },
     urlSecrets,
   });
 }

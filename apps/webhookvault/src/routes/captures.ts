@@ -7,7 +7,7 @@ import { curlCommand, harLog } from '../capture/export';
 import { captureFilterShape, scanCaptures } from '../capture/filter';
 import type { CapturedRequest } from '../capture/payload';
 import type { CaptureRow } from '../repository';
-import { publicBaseUrl } from './endpoints';
+import { captureBaseUrl } from './endpoints';
 import { captureSchema, captureSummarySchema, errorResponses, idParams } from './schemas';
 
 // Filters on path, headers and body need the plaintext, so they decrypt as they scan; one page scans at most
@@ -27,7 +27,7 @@ export async function captureRoutes(app: ServiceInstance) {
   const security = [{ bearerAuth: [] }];
 
   const captureUrl = (request: FastifyRequest, endpointToken: string, captured: CapturedRequest) =>
-    `${publicBaseUrl(request, config.WEBHOOKVAULT_PUBLIC_URL)}/h/${endpointToken}${captured.path}${captured.query ? `?${captured.query}` : ''}`;
+    `${captureBaseUrl(request, config)}/h/${endpointToken}${captured.path}${captured.query ? `?${captured.query}` : ''}`;
 
   const ownCapture = (request: FastifyRequest, id: string): CaptureRow => {
     const row = repository.findCapture(accountOf(request).id, id);

@@ -2,11 +2,20 @@ import { AppError, notFound, type ServiceInstance } from '@studio/service-kit';
 import { accountOf, randomId, randomToken } from '@studio/shared-billing';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { Config } from '../config';
 import type { EndpointRow } from '../repository';
 import { customResponseSchema, endpointSchema, errorResponses, idParams, verifyInputSchema } from './schemas';
 
 export function publicBaseUrl(request: FastifyRequest, configured: string | undefined): string {
   return configured ?? `${request.protocol}://${request.host}`;
+}
+
+/**
+ * The base of the capture URLs handed out (`url`, and the cURL and HAR exports): WEBHOOKVAULT_PUBLIC_URL when
+ * set (the studio's Caddy), else WEBHOOKVAULT_CAPTURE_URL (the capture listener), else the request's own host.
+ */
+export function captureBaseUrl(request: FastifyRequest, config: Config): string {
+  return publicBaseUrl(request, config.WEBHOOKVAULT_PUBLIC_URL ?? config.WEBHOOKVAULT_CAPTURE_URL);
 }
 
 export async function endpointRoutes(app: ServiceInstance) {
@@ -17,7 +26,11 @@ export async function endpointRoutes(app: ServiceInstance) {
     id: endpoint.id,
     name: endpoint.name,
     token: endpoint.token,
-    url: `${publicBaseUrl(request, config.WEBHOOKVAULT_PUBLIC_URL)}/h/${endpoint.token}`,
+    url: `${captureBaseUrl(request, config)}/h/${endpoint.token}`,
+    // The capture listener's URL, where header order and case are the sender's (no proxy in between).
+    ...(config.WEBHOOKVAULT_CAPTURE_URL
+      ? { directUrl: `${config.WEBHOOKVAULT_CAPTURE_URL}/h/${endpoint.token}` }
+      : {}),
     response: endpoint.response,
     verify: endpoint.verify ? { scheme: endpoint.verify.scheme } : null,
     createdAt: endpoint.createdAt,

@@ -4,6 +4,7 @@ import type { Account } from '@studio/shared-billing';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { pairHeaders } from '../capture/payload';
 import { verifySignature } from '../capture/signatures';
+import { arrivedOnCaptureListener } from '../capture-listener';
 
 /**
  * Capture: any method, any sub-path and query under `/h/<token>`. The request is handled whole in a route
@@ -151,9 +152,12 @@ export async function ingestRoutes(app: FastifyInstance) {
     }
     app.billing.consumeMonthly(account, 'capturesPerMonth');
 
-    const headers = trustProxy
-      ? pairHeaders(request.raw.rawHeaders, proxyAddedHeaders)
-      : pairHeaders(request.raw.rawHeaders);
+    // On the capture listener no proxy is in front whatever TRUST_PROXY says: every header is the sender's, and
+    // request.ip is the socket's (src/capture-listener.ts takes X-Forwarded-* out of Fastify's view).
+    const headers =
+      trustProxy && !arrivedOnCaptureListener(request.raw)
+        ? pairHeaders(request.raw.rawHeaders, proxyAddedHeaders)
+        : pairHeaders(request.raw.rawHeaders);
     const verifyConfig = endpoint.verify
       ? { scheme: endpoint.verify.scheme, secret: vault.openText(endpoint.verify.secret, endpoint.id) }
       : null;

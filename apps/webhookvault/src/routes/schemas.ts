@@ -71,6 +71,8 @@ export const endpointSchema = z.object({
   name: z.string(),
   token: z.string(),
   url: z.string(),
+  /** Present when WEBHOOKVAULT_CAPTURE_URL is set: the capture URL on the capture listener (no proxy). */
+  directUrl: z.string().optional(),
   response: z
     .object({
       status: z.number(),
