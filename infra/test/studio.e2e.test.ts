@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +65,21 @@ async function startReceiver(): Promise<{
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('expected a TCP address');
   return { server, url: `http://127.0.0.1:${address.port}`, received };
+}
+
+/** Writes `request` as raw bytes on a socket (no client normalises it) and resolves with the answer's text. */
+function sendRaw(url: URL, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname === 'localhost' ? '127.0.0.1' : url.hostname);
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+    });
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+    socket.write(request);
+  });
 }
 
 describe.skipIf(!hasCaddy)('the whole studio, started as npm start starts it, behind Caddy', () => {
@@ -247,6 +263,28 @@ describe.skipIf(!hasCaddy)('the whole studio, started as npm start starts it, be
     const replayed = receiver.received.at(-1)!;
     expect(replayed.body.toString()).toBe(payload);
     expect(replayed.request.headers['x-custom']).toBe('kept');
+
+    // Its direct capture URL (WebhookVault's own listener, no proxy) records the sender's header order and case.
+    const direct = new URL(endpoint.body.directUrl);
+    expect(direct.port).toBe(studio.environment.WEBHOOKVAULT_CAPTURE_PORT);
+    const rawHead = [
+      `POST ${direct.pathname}/raw?b=2&a=1 HTTP/1.1`,
+      'X-Zulu: last-letter-first',
+      `Host: ${direct.host}`,
+      'x-lower: kept lower',
+      'X-Zulu: repeated',
+      'Content-Type: application/json',
+      `Content-Length: ${Buffer.byteLength(payload)}`,
+      'Connection: close',
+    ];
+    await sendRaw(direct, `${rawHead.join('\r\n')}\r\n\r\n${payload}`);
+    const exact = await call(`${caddy}/webhookvault/v1/endpoints/${endpoint.body.id}/captures?limit=1`, {
+      headers: vault,
+    });
+    expect(exact.body.items[0].query).toBe('b=2&a=1');
+    expect(exact.body.items[0].headers).toEqual(
+      rawHead.slice(1).map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]),
+    );
 
     // DocuMint: the built-in invoice with its sample data renders to a PDF.
     const invoice = await call(`${caddy}/documint/v1/templates/invoice`, { headers: bearer('documint') });
