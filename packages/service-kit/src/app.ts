@@ -74,6 +74,11 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Serv
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // While draining, every answer says Connection: close, so a keep-alive client does not send its next request
+  // down a socket that is about to close (it would get a reset instead of a retry elsewhere).
+  app.addHook('onSend', async (_request, reply) => {
+    if (app.health?.state === 'draining') reply.header('connection', 'close');
+  });
 
   const database = openDatabase({
     file: join(config.DATA_DIR, options.database.fileName),

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { checkHealth, HEALTH_MEDIA_TYPE, healthReportSchema } from '@studio/health';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -216,6 +217,45 @@ describe('createServiceApp', () => {
     expect(await response.json()).toEqual({ done: true });
     await closing;
     expect(service.database.open).toBe(false);
+    app = undefined;
+  });
+
+  it('tells a keep-alive client whose request was in flight to close the connection, and closes', async () => {
+    const service = await buildTestService();
+    app = service;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started: () => void = () => {};
+    const requestStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    service.get('/slow', async () => {
+      started();
+      await gate;
+      return { done: true };
+    });
+    await service.listen({ host: '127.0.0.1', port: 0 });
+    const address = service.server.address();
+    if (!address || typeof address === 'string') throw new Error('expected a TCP address');
+    const socket = connect(address.port, '127.0.0.1');
+    let answer = '';
+    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+    });
+    socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await requestStarted;
+    service.health.beginDrain();
+    const closing = service.close();
+    release();
+    await closing;
+    await ended;
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(answer.toLowerCase()).toContain('\r\nconnection: close\r\n');
+    expect(answer.endsWith('{"done":true}')).toBe(true);
     app = undefined;
   });
 
