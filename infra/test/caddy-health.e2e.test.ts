@@ -10,8 +10,7 @@ import {
   caddyAvailable,
   freePort,
   type RunningProcess,
-  repositoryRoot,
-  startProcess,
+  startCaddy,
   studioEnvironment,
   tempDirectory,
   waitForOk,
@@ -88,22 +87,14 @@ describe.skipIf(!hasCaddy)('Caddy in front of an app that is not ready or not ru
     const nobodyListens = await freePort();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    caddy = startProcess(
-      'caddy',
-      ['run', '--config', join(repositoryRoot, 'infra', 'Caddyfile'), '--adapter', 'caddyfile'],
-      {
-        CRONPING_UPSTREAM: `127.0.0.1:${portOf(cronping)}`,
-        FLAGBIT_UPSTREAM: `127.0.0.1:${flagbitPort}`,
-        DOCUMINT_UPSTREAM: `127.0.0.1:${nobodyListens}`,
-        WEBHOOKVAULT_UPSTREAM: `127.0.0.1:${nobodyListens}`,
-        OPS_AGENT_UPSTREAM: `127.0.0.1:${nobodyListens}`,
-        CADDY_ADDRESS: `http://127.0.0.1:${port}`,
-        CADDY_ADMIN: 'off',
-        HOME: dataDir,
-        XDG_DATA_HOME: dataDir,
-        XDG_CONFIG_HOME: dataDir,
-      },
-    );
+    caddy = startCaddy(dataDir, {
+      CRONPING_UPSTREAM: `127.0.0.1:${portOf(cronping)}`,
+      FLAGBIT_UPSTREAM: `127.0.0.1:${flagbitPort}`,
+      DOCUMINT_UPSTREAM: `127.0.0.1:${nobodyListens}`,
+      WEBHOOKVAULT_UPSTREAM: `127.0.0.1:${nobodyListens}`,
+      OPS_AGENT_UPSTREAM: `127.0.0.1:${nobodyListens}`,
+      CADDY_ADDRESS: `http://127.0.0.1:${port}`,
+    });
     await waitForOk(`${base}/caddy/health`, caddy);
   }, 60_000);
 

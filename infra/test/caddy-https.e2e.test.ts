@@ -10,8 +10,7 @@ import {
   caddyAvailable,
   freePort,
   type RunningProcess,
-  repositoryRoot,
-  startProcess,
+  startCaddy,
   studioEnvironment,
   tempDirectory,
 } from './studio-harness';
@@ -84,25 +83,17 @@ describe.skipIf(!hasCaddy)('the studio behind Caddy over HTTPS, as production ru
     httpsPort = await freePort();
     // The other products point at a port nobody listens on, never at a studio that may run on this machine.
     const nobodyListens = `127.0.0.1:${await freePort()}`;
-    caddy = startProcess(
-      'caddy',
-      ['run', '--config', join(repositoryRoot, 'infra', 'Caddyfile'), '--adapter', 'caddyfile'],
-      {
-        CADDY_ADDRESS: 'studio.localhost, flagbit.localhost',
-        CADDY_HTTP_PORT: String(httpPort),
-        CADDY_HTTPS_PORT: String(httpsPort),
-        FLAGBIT_HOST: 'flagbit.localhost',
-        FLAGBIT_UPSTREAM: `127.0.0.1:${address.port}`,
-        CRONPING_UPSTREAM: nobodyListens,
-        DOCUMINT_UPSTREAM: nobodyListens,
-        WEBHOOKVAULT_UPSTREAM: nobodyListens,
-        OPS_AGENT_UPSTREAM: nobodyListens,
-        CADDY_ADMIN: 'off',
-        HOME: dataDir,
-        XDG_DATA_HOME: dataDir,
-        XDG_CONFIG_HOME: dataDir,
-      },
-    );
+    caddy = startCaddy(dataDir, {
+      CADDY_ADDRESS: 'studio.localhost, flagbit.localhost',
+      CADDY_HTTP_PORT: String(httpPort),
+      CADDY_HTTPS_PORT: String(httpsPort),
+      FLAGBIT_HOST: 'flagbit.localhost',
+      FLAGBIT_UPSTREAM: `127.0.0.1:${address.port}`,
+      CRONPING_UPSTREAM: nobodyListens,
+      DOCUMINT_UPSTREAM: nobodyListens,
+      WEBHOOKVAULT_UPSTREAM: nobodyListens,
+      OPS_AGENT_UPSTREAM: nobodyListens,
+    });
     // Bounded poll: Caddy creates its local CA and the two certificates in the background after it starts.
     let exited = false;
     void caddy.exited.then(() => {

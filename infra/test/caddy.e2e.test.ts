@@ -21,8 +21,7 @@ import {
   freePort,
   internalToken,
   type RunningProcess,
-  repositoryRoot,
-  startProcess,
+  startCaddy,
   studioEnvironment,
   tempDirectory,
   waitForOk,
@@ -160,20 +159,12 @@ describe.skipIf(!hasCaddy)('the studio behind Caddy', () => {
     for (const site of productSites) environment[`${site.app}_HOST`] = site.host;
     port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    caddy = startProcess(
-      'caddy',
-      ['run', '--config', join(repositoryRoot, 'infra', 'Caddyfile'), '--adapter', 'caddyfile'],
-      {
-        ...environment,
-        OPS_HOST: opsHost,
-        // No host in the address: the product sites are told apart by the Host header on this one port.
-        CADDY_ADDRESS: `http://:${port}`,
-        CADDY_ADMIN: 'off',
-        HOME: dataDir,
-        XDG_DATA_HOME: dataDir,
-        XDG_CONFIG_HOME: dataDir,
-      },
-    );
+    caddy = startCaddy(dataDir, {
+      ...environment,
+      OPS_HOST: opsHost,
+      // No host in the address: the product sites are told apart by the Host header on this one port.
+      CADDY_ADDRESS: `http://:${port}`,
+    });
     await waitForOk(`${base}/caddy/health`, caddy);
   }, 60_000);
 

@@ -48,6 +48,15 @@ export function caddyAvailable(): boolean {
   return spawnSync('caddy', ['version']).status === 0;
 }
 
+/** The real caddy on the studio's Caddyfile, admin API off, its certificates and autosave under `dataDir`. */
+export function startCaddy(dataDir: string, environment: Record<string, string>): RunningProcess {
+  return startProcess(
+    'caddy',
+    ['run', '--config', join(repositoryRoot, 'infra', 'Caddyfile'), '--adapter', 'caddyfile'],
+    { CADDY_ADMIN: 'off', HOME: dataDir, XDG_DATA_HOME: dataDir, XDG_CONFIG_HOME: dataDir, ...environment },
+  );
+}
+
 export interface RunningProcess {
   child: ChildProcess;
   output: () => string;

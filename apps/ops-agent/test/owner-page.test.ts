@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../src/owner/password';
 import { createVault } from '../src/owner/vault';
 import { admin, startAgent, tempDir, VAULT_KEY } from './harness';
+import { T0, writeState } from './state-files';
 
 const PASSWORD = 'owner password for tests';
 const ownerHash = await hashPassword(PASSWORD, { N: 1024, r: 8, p: 1 });
@@ -128,44 +129,19 @@ describe('the owner’s page', () => {
 
   it('shows the service processes of the last audit (state, pid, restarts, last exit, reason), escaped', async () => {
     const pidDir = tempDir('run-');
-    const state = (fields: Record<string, unknown>) => ({
-      pid: null,
-      restarts: 0,
-      startedAt: null,
-      lastExit: null,
-      nextStartAt: null,
-      reason: null,
-      updatedAt: '2026-11-24T10:00:00.000Z',
-      ...fields,
-    });
     writeFileSync(join(pidDir, 'cronping.pid'), `${process.pid}\n`);
-    writeFileSync(
-      join(pidDir, 'cronping.state.json'),
-      JSON.stringify(
-        state({
-          name: 'cronping',
-          state: 'running',
-          pid: process.pid,
-          startedAt: '2026-11-24T10:00:00.000Z',
-        }),
-      ),
-    );
-    writeFileSync(
-      join(pidDir, 'webhookvault.state.json'),
-      JSON.stringify(
-        state({
-          name: 'webhookvault',
-          state: 'failed',
-          lastExit: {
-            code: 78,
-            signal: null,
-            at: '2026-11-24T09:59:00.000Z',
-            output: 'WEBHOOKVAULT_ENCRYPTION_KEY <img src=x onerror=alert(1)> is wrong\n',
-          },
-          reason: 'exited with code 78 (configuration error) at start: <script>alert(2)</script>',
-        }),
-      ),
-    );
+    writeState(pidDir, { name: 'cronping', state: 'running', pid: process.pid, startedAt: T0 });
+    writeState(pidDir, {
+      name: 'webhookvault',
+      state: 'failed',
+      lastExit: {
+        code: 78,
+        signal: null,
+        at: '2026-11-24T09:59:00.000Z',
+        output: 'WEBHOOKVAULT_ENCRYPTION_KEY <img src=x onerror=alert(1)> is wrong\n',
+      },
+      reason: 'exited with code 78 (configuration error) at start: <script>alert(2)</script>',
+    });
     const { app } = await startAgent({
       OWNER_PASSWORD_HASH: ownerHash,
       SERVICE_PID_DIR: pidDir,

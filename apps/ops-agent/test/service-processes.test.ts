@@ -1,23 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRunning } from '../src/audit/services';
-import { admin, onCleanup, startAgent, tempDir } from './harness';
-
-/** A real idle child process standing in for one service `npm start` runs, with its pid file written. */
-function startService(directory: string, name: string): ChildProcess {
-  const child = spawn(process.execPath, ['-e', 'setInterval(()=>{},1000)'], { stdio: 'ignore' });
-  onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-    }
-  });
-  writeFileSync(join(directory, `${name}.pid`), `${child.pid}\n`);
-  return child;
-}
+import { admin, startAgent, tempDir } from './harness';
+import { startService } from './state-files';
 
 /** Killed and reaped: until the exit event a killed child can still exist as a zombie. */
 async function stopService(child: ChildProcess) {

@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { manualClock } from '../src/clock';
-import { admin, onCleanup, startAgent, startReceiver, tempDir } from './harness';
-import { closedPort, type StateFile, T0, writeState } from './state-files';
+import { admin, startAgent, startReceiver, tempDir } from './harness';
+import { closedPort, type StateFile, startService, T0, writeState } from './state-files';
 
 /**
  * The supervisor's `<name>.state.json` next to the pid files (SERVICE_PID_DIR): what the audit makes of each
@@ -47,19 +46,6 @@ type Incident = {
   timeline: Array<{ at: string; kind: string; message: string }>;
 };
 
-/** A real idle child process standing in for one service, with its pid file; killed after the test. */
-function startProcess(directory: string, name: string): ChildProcess {
-  const child = spawn(process.execPath, ['-e', 'setInterval(()=>{},1000)'], { stdio: 'ignore' });
-  onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-    }
-  });
-  writeFileSync(join(directory, `${name}.pid`), `${child.pid}\n`);
-  return child;
-}
-
 async function agentWith(env: Record<string, string>, clock = manualClock(T0)) {
   const agent = await startAgent({ ...stableHost, ...env }, { clock });
   const audit = async (): Promise<Report> => {
@@ -82,7 +68,7 @@ const serviceIn = (report: Report, name: string) => {
 describe('the supervisor’s state files (SERVICE_PID_DIR/<name>.state.json)', () => {
   it('reports a running service with its state, pid, restarts and start time, and keeps the host passing', async () => {
     const dir = tempDir('run-');
-    const child = startProcess(dir, 'cronping');
+    const child = startService(dir, 'cronping');
     writeState(dir, { name: 'cronping', state: 'running', pid: child.pid ?? null, startedAt: T0 });
     const { audit } = await agentWith({ SERVICE_PID_DIR: dir });
 
@@ -231,7 +217,7 @@ describe('the supervisor’s state files (SERVICE_PID_DIR/<name>.state.json)', (
 
   it('fails a service whose state file says running when its process is gone (the supervisor died with it)', async () => {
     const dir = tempDir('run-');
-    const child = startProcess(dir, 'cronping');
+    const child = startService(dir, 'cronping');
     const pid = child.pid ?? 0;
     writeState(dir, { name: 'cronping', state: 'running', pid, startedAt: T0 });
     const exited = once(child, 'exit');
@@ -250,7 +236,7 @@ describe('the supervisor’s state files (SERVICE_PID_DIR/<name>.state.json)', (
   it('reports a state file that is not JSON, naming the file; fails the host without a pid file and warns with a running one', async () => {
     const dir = tempDir('run-');
     writeFileSync(join(dir, 'flagbit.state.json'), '{"name":"flagbit","state":');
-    const child = startProcess(dir, 'cronping');
+    const child = startService(dir, 'cronping');
     writeFileSync(join(dir, 'cronping.state.json'), 'not json');
     const { audit } = await agentWith({ SERVICE_PID_DIR: dir });
 
@@ -326,7 +312,7 @@ describe('the supervisor’s state files (SERVICE_PID_DIR/<name>.state.json)', (
 
   it('ignores the supervisor’s temporary files and its socket next to the state files', async () => {
     const dir = tempDir('run-');
-    const child = startProcess(dir, 'cronping');
+    const child = startService(dir, 'cronping');
     writeState(dir, { name: 'cronping', state: 'running', pid: child.pid ?? null, startedAt: T0 });
     writeFileSync(join(dir, 'cronping.state.json.4242.tmp'), '{');
     writeFileSync(join(dir, 'supervisor.sock'), '');
@@ -349,7 +335,7 @@ describe('restarts between audits', () => {
       ALERT_WEBHOOK_SECRET: ALERT_SECRET,
     };
     const clock = manualClock(T0);
-    const first = startProcess(dir, 'cronping');
+    const first = startService(dir, 'cronping');
     writeState(dir, { name: 'cronping', state: 'running', pid: first.pid ?? null, startedAt: T0 });
     const agent = await agentWith(env, clock);
 
@@ -361,7 +347,7 @@ describe('restarts between audits', () => {
     const exited = once(first, 'exit');
     first.kill('SIGKILL');
     await exited;
-    const second = startProcess(dir, 'cronping');
+    const second = startService(dir, 'cronping');
     writeState(dir, {
       name: 'cronping',
       state: 'running',
@@ -449,7 +435,7 @@ describe('restarts between audits', () => {
 
   it('opens the incident at once for a crash still in backoff and resolves it after the recovery threshold', async () => {
     const dir = tempDir('run-');
-    const child = startProcess(dir, 'flagbit');
+    const child = startService(dir, 'flagbit');
     writeState(dir, { name: 'flagbit', state: 'running', pid: child.pid ?? null, startedAt: T0 });
     const { audit, incidents } = await agentWith({
       SERVICE_PID_DIR: dir,
@@ -494,7 +480,7 @@ describe('restarts between audits', () => {
 
   it('counts everything as new when the supervisor itself restarted and counts from zero again', async () => {
     const dir = tempDir('run-');
-    const child = startProcess(dir, 'cronping');
+    const child = startService(dir, 'cronping');
     const running = { name: 'cronping', state: 'running' as const, pid: child.pid ?? null, startedAt: T0 };
     writeState(dir, { ...running, restarts: 4 });
     const { audit } = await agentWith({ SERVICE_PID_DIR: dir });
@@ -561,9 +547,9 @@ describe('which product is down and why', () => {
       state: 'stopped',
       lastExit: { code: null, signal: 'SIGTERM', at: '2026-11-24T10:00:05.000Z', output: '' },
     });
-    const starting = startProcess(dir, 'cronping');
+    const starting = startService(dir, 'cronping');
     writeState(dir, { name: 'cronping', state: 'starting', pid: starting.pid ?? null, startedAt: T0 });
-    const running = startProcess(dir, 'flagbit');
+    const running = startService(dir, 'flagbit');
     writeState(dir, { name: 'flagbit', state: 'running', pid: running.pid ?? null, startedAt: T0 });
     const { audit } = await agentWith({
       SERVICE_PID_DIR: dir,

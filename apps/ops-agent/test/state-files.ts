@@ -1,6 +1,9 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { onCleanup } from './harness';
 
 /** Fixtures for the supervisor's files in SERVICE_PID_DIR (scripts/studio.mjs writes them in production). */
 
@@ -42,4 +45,17 @@ export async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** A real idle child process standing in for one service `npm start` runs, with its pid file written. */
+export function startService(directory: string, name: string): ChildProcess {
+  const child = spawn(process.execPath, ['-e', 'setInterval(()=>{},1000)'], { stdio: 'ignore' });
+  onCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  });
+  writeFileSync(join(directory, `${name}.pid`), `${child.pid}\n`);
+  return child;
 }

@@ -138,6 +138,19 @@ describe('request ids', () => {
   });
 });
 
+/** A request handler can wait on `gate` (opened by `release`) after calling `started`. */
+function heldRequest() {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let started: () => void = () => {};
+  const requestStarted = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  return { gate, release: () => release(), started: () => started(), requestStarted };
+}
+
 describe('createServiceApp', () => {
   it('serves a /health report that the health client validates, over a real socket', async () => {
     const service = await appWithRoutes();
@@ -187,14 +200,7 @@ describe('createServiceApp', () => {
   it('lets an in-flight request finish before the database closes, and turns readiness to 503 first', async () => {
     const service = await buildTestService();
     app = service;
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let started: () => void = () => {};
-    const requestStarted = new Promise<void>((resolve) => {
-      started = resolve;
-    });
+    const { gate, release, started, requestStarted } = heldRequest();
     service.get('/slow', async () => {
       started();
       await gate;
@@ -223,14 +229,7 @@ describe('createServiceApp', () => {
   it('tells a keep-alive client whose request was in flight to close the connection, and closes', async () => {
     const service = await buildTestService();
     app = service;
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let started: () => void = () => {};
-    const requestStarted = new Promise<void>((resolve) => {
-      started = resolve;
-    });
+    const { gate, release, started, requestStarted } = heldRequest();
     service.get('/slow', async () => {
       started();
       await gate;
