@@ -315,7 +315,8 @@ async function run() {
     INTERNAL_TOKEN: secrets.INTERNAL_TOKEN,
   });
   // The URLs the products hand out (ping URLs, capture URLs, document links) point where customers reach
-  // them: through Caddy when it runs. An operator's own value wins.
+  // them: through Caddy when it runs. CronPing and DocuMint both call theirs PUBLIC_URL, so the operator sets
+  // CRONPING_PUBLIC_URL / DOCUMINT_PUBLIC_URL / WEBHOOKVAULT_PUBLIC_URL here and each app gets its own.
   const publicUrl = (product) =>
     caddyInstalled
       ? `http://localhost:${caddyPort}${prefixes[product]}`
@@ -339,7 +340,9 @@ async function run() {
       args: [entryOf(product)],
       env: {
         ...appEnvironment(product),
-        ...(variable && process.env[variable] === undefined ? { [variable]: publicUrl(product) } : {}),
+        ...(variable
+          ? { [variable]: process.env[`${product.toUpperCase()}_PUBLIC_URL`] ?? publicUrl(product) }
+          : {}),
         ...(product === 'webhookvault' ? webhookvaultEnvironment() : {}),
       },
       readyUrl: `http://127.0.0.1:${portOf(product)}/readyz`,
