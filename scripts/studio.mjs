@@ -74,6 +74,34 @@ const generators = {
   OWNER_PASSWORD: () => randomBytes(12).toString('base64url'),
 };
 
+/**
+ * How the studio reaches its Caddy. A plain-HTTP address with a port (the default `http://:8080`, or
+ * `http://127.0.0.1:8080`) is reachable on loopback: Caddy's /caddy/health says it is ready, the audit goes
+ * through it, and customers reach each product under its path prefix. Host names (production, HTTPS) have no
+ * such local address: readiness comes from Caddy's admin API when it is on, the audit through Caddy needs
+ * CADDY_URL from the operator, and each product is at the root of its own host (`<PRODUCT>_HOST`).
+ */
+function caddyAccess(address) {
+  const port = /^http:\/\/[^,\s/]*:(\d+)$/.exec(address.trim())?.[1];
+  if (port) {
+    return {
+      localUrl: `http://127.0.0.1:${port}`,
+      readyUrl: `http://127.0.0.1:${port}/caddy/health`,
+      productUrl: (app) => `http://localhost:${port}${prefixes[app]}`,
+    };
+  }
+  const admin = process.env.CADDY_ADMIN ?? 'localhost:2019';
+  const httpsPort = process.env.CADDY_HTTPS_PORT;
+  const portSuffix = httpsPort && httpsPort !== '443' ? `:${httpsPort}` : '';
+  const hostVariable = (app) => (app === 'ops-agent' ? 'OPS_HOST' : `${app.toUpperCase()}_HOST`);
+  return {
+    localUrl: undefined,
+    readyUrl: admin === 'off' ? undefined : `http://${admin}/config/`,
+    productUrl: (app) =>
+      `https://${process.env[hostVariable(app)] ?? `${app === 'ops-agent' ? 'ops' : app}.localhost`}${portSuffix}`,
+  };
+}
+
 /** Reads the stored secrets, generating the missing ones; returns them and the names generated now. */
 function loadSecrets() {
   const file = join(dataDir, '.studio-secrets.json');
@@ -292,8 +320,7 @@ async function run() {
   }
   const { secrets, generated, file: secretsFile } = loadSecrets();
   const caddyInstalled = config.STUDIO_CADDY === 'auto' && spawnSync('caddy', ['version']).status === 0;
-  const caddyPort = /:(\d+)$/.exec(config.CADDY_ADDRESS)?.[1] ?? '8080';
-  const caddyUrl = `http://127.0.0.1:${caddyPort}`;
+  const caddy = caddyAccess(config.CADDY_ADDRESS);
 
   const supervisor = new Supervisor({
     runDir,
@@ -318,9 +345,7 @@ async function run() {
   // them: through Caddy when it runs. CronPing and DocuMint both call theirs PUBLIC_URL, so the operator sets
   // CRONPING_PUBLIC_URL / DOCUMINT_PUBLIC_URL / WEBHOOKVAULT_PUBLIC_URL here and each app gets its own.
   const publicUrl = (product) =>
-    caddyInstalled
-      ? `http://localhost:${caddyPort}${prefixes[product]}`
-      : `http://127.0.0.1:${portOf(product)}`;
+    caddyInstalled ? caddy.productUrl(product) : `http://127.0.0.1:${portOf(product)}`;
   const publicUrlVariable = {
     documint: 'PUBLIC_URL',
     cronping: 'PUBLIC_URL',
@@ -361,7 +386,11 @@ async function run() {
       ...Object.fromEntries(
         products.map((product) => [`${product.toUpperCase()}_URL`, `http://127.0.0.1:${portOf(product)}`]),
       ),
-      ...(caddyInstalled ? { CADDY_URL: caddyUrl } : {}),
+      // The audit through Caddy: its local listener, or the operator's CADDY_URL (a production setup with host
+      // names has no plain-HTTP local address to derive).
+      ...(caddyInstalled && caddy.localUrl && process.env.CADDY_URL === undefined
+        ? { CADDY_URL: caddy.localUrl }
+        : {}),
     },
     readyUrl: `http://127.0.0.1:${portOf('ops-agent')}/readyz`,
   });
@@ -380,7 +409,7 @@ async function run() {
           ]),
         ),
       },
-      readyUrl: `${caddyUrl}/caddy/health`,
+      ...(caddy.readyUrl ? { readyUrl: caddy.readyUrl } : {}),
     });
   }
 
@@ -413,18 +442,15 @@ async function run() {
   if (stopping) return;
 
   const demo = config.STUDIO_SEED_DEMO === 'true' ? await seedDemoCustomer(secrets) : {};
-  printSummary({ supervisor, caddyInstalled, caddyPort, generated, secrets, secretsFile, demo });
+  printSummary({ supervisor, caddyInstalled, caddy, generated, secrets, secretsFile, demo });
   say(`supervising; status: node scripts/studio.mjs status; Ctrl-C stops everything`);
 }
 
-function printSummary({ supervisor, caddyInstalled, caddyPort, generated, secrets, secretsFile, demo }) {
+function printSummary({ supervisor, caddyInstalled, caddy, generated, secrets, secretsFile, demo }) {
   const lines = ['', 'the studio is up:'];
   for (const app of appNames) {
     const service = supervisor.get(app);
-    const via =
-      caddyInstalled && app !== 'ops-agent'
-        ? `   via Caddy http://localhost:${caddyPort}${prefixes[app]}/`
-        : '';
+    const via = caddyInstalled && app !== 'ops-agent' ? `   via Caddy ${caddy.productUrl(app)}/` : '';
     lines.push(`  ${app.padEnd(13)} http://127.0.0.1:${portOf(app)}  ${service.state}${via}`);
   }
   if (generated.length > 0) {

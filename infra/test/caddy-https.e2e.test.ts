@@ -1,6 +1,5 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp as buildFlagbit } from 'flagbit/src/app';
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   caddyAvailable,
   freePort,
+  httpsGet,
   type RunningProcess,
   startCaddy,
   studioEnvironment,
@@ -18,41 +18,6 @@ import {
 const hasCaddy = caddyAvailable();
 if (!hasCaddy && process.env.CI)
   throw new Error('caddy is not installed, and CI must run the Caddy end-to-end tests');
-
-interface HttpsAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** An HTTPS request to 127.0.0.1 for `host` (SNI and Host), trusting only the given root certificate. */
-function httpsGet(port: number, host: string, path: string, ca: string): Promise<HttpsAnswer> {
-  return new Promise((resolve, reject) => {
-    const outgoing = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        servername: host,
-        headers: { host: `${host}:${port}` },
-        ca,
-        agent: false,
-      },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
-        );
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end();
-  });
-}
 
 /**
  * Production's shape on unprivileged ports: CADDY_ADDRESS names bare hosts, so Caddy serves them over HTTPS with

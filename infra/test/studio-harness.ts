@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -63,8 +64,17 @@ export interface RunningProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startProcess(command: string, args: string[], env: Record<string, string>): RunningProcess {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startProcess(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  options: { ownProcessGroup?: boolean } = {},
+): RunningProcess {
+  const child = spawn(command, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownProcessGroup === true,
+  });
   let output = '';
   child.stdout?.on('data', (chunk) => {
     output += chunk;
@@ -153,7 +163,8 @@ export async function startStudio(
     ...options.environment,
   };
   const script = join(repositoryRoot, 'scripts', 'studio.mjs');
-  const studio = startProcess(process.execPath, [script], environment);
+  // Its own process group, as in a terminal, so that stop() can press Ctrl-C: SIGINT to every process at once.
+  const studio = startProcess(process.execPath, [script], environment, { ownProcessGroup: true });
   for (let attempt = 0; attempt < 600 && !studio.output().includes('supervising;'); attempt++) {
     if (studio.child.exitCode !== null) throw new Error(`the studio exited:\n${studio.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -180,7 +191,8 @@ export async function startStudio(
       return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     },
     stop: async () => {
-      if (studio.child.exitCode === null && studio.child.signalCode === null) studio.child.kill('SIGINT');
+      if (studio.child.exitCode === null && studio.child.signalCode === null)
+        process.kill(-studio.child.pid!, 'SIGINT');
       return studio.exited;
     },
   };
@@ -203,4 +215,39 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${what} did not happen${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+export interface HttpsAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** An HTTPS request to 127.0.0.1 for `host` (SNI and Host), trusting only the given root certificate. */
+export function httpsGet(port: number, host: string, path: string, ca: string): Promise<HttpsAnswer> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        servername: host,
+        headers: { host: `${host}:${port}` },
+        ca,
+        agent: false,
+      },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
+        );
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
 }

@@ -5,7 +5,14 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caddyAvailable, eventually, type RunningStudio, startStudio } from './studio-harness';
+import {
+  caddyAvailable,
+  eventually,
+  freePort,
+  httpsGet,
+  type RunningStudio,
+  startStudio,
+} from './studio-harness';
 
 // The whole studio as `npm start` runs it: the real supervisor, the five built apps as processes on real
 // ports, Caddy in front. CI installs caddy and must run this; without caddy it is skipped with a reason.
@@ -97,10 +104,9 @@ describe.skipIf(!hasCaddy)('the whole studio, started as npm start starts it, be
         STRIPE_SECRET_KEY: 'sk_test_e2e_studio',
         STRIPE_WEBHOOK_SECRET,
         STRIPE_PRICES: JSON.stringify({ price_webhookvaultPro: { product: 'webhookvault', plan: 'pro' } }),
-        AUDIT_FAILURE_THRESHOLD: '1',
-        AUDIT_RECOVERY_THRESHOLD: '1',
-        // Long enough for an audit to see the killed product down before the supervisor brings it back.
-        STUDIO_RESTART_DELAY_MS: '2500',
+        // Long enough for two audits (each waits up to 3 s for Caddy's retry) to see the killed product down before the supervisor brings it back; the
+        // audit's thresholds are its defaults (two failures open an incident, two passes resolve it).
+        STUDIO_RESTART_DELAY_MS: '10000',
       },
     });
     caddy = studio.caddyUrl!;
@@ -428,10 +434,11 @@ describe.skipIf(!hasCaddy)('the whole studio, started as npm start starts it, be
     killedAt = acknowledgedPings.length;
     for (const pid of victims) process.kill(pid, 'SIGKILL');
 
-    // While the products are down, the audit sees them fail and opens incidents (threshold 1 in this studio).
+    // While the products are down, two audits see them fail, which opens an incident.
     await eventually('cronping in backoff', () =>
       studio.state('cronping').state === 'backoff' ? true : undefined,
     );
+    await call(`${studio.url('ops-agent')}/audit`, { method: 'POST', headers: opsAdmin });
     const down = await call(`${studio.url('ops-agent')}/audit`, { method: 'POST', headers: opsAdmin });
     const downNames = down.body.products
       .filter((p: { status: string }) => p.status === 'fail')
@@ -475,16 +482,21 @@ describe.skipIf(!hasCaddy)('the whole studio, started as npm start starts it, be
     } while (cursor);
     expect(acknowledgedCaptures.filter((marker) => !storedMarkers.has(marker))).toEqual([]);
 
-    // Back up: the audit resolves the incident (Caddy's health checks may take a moment to see it again).
-    await eventually('an audit in which every product passes', async () => {
-      const audit = await call(`${studio.url('ops-agent')}/audit`, { method: 'POST', headers: opsAdmin });
-      return audit.body.products.every((p: { status: string }) => p.status === 'pass') ? true : undefined;
+    // Back up: audits resolve the incident once the product passes twice (Caddy's health checks may take a
+    // moment to see it again). The crash itself is in the history as the process's own incident, with its signal.
+    const incidentOf = async (product: string) => {
+      const incidents = await call(`${studio.url('ops-agent')}/incidents`, { headers: opsAdmin });
+      return incidents.body.items.find((incident: { product: string }) => incident.product === product);
+    };
+    const resolved = await eventually('the cronping incident resolved', async () => {
+      await call(`${studio.url('ops-agent')}/audit`, { method: 'POST', headers: opsAdmin });
+      const incident = await incidentOf('cronping');
+      return incident?.status === 'resolved' ? incident : undefined;
     });
-    const incidents = await call(`${studio.url('ops-agent')}/incidents`, { headers: opsAdmin });
-    const cronpingIncident = incidents.body.items.find(
-      (incident: { product: string }) => incident.product === 'cronping',
-    );
-    expect(cronpingIncident).toMatchObject({ status: 'resolved' });
+    expect(resolved.reason.length).toBeGreaterThan(0);
+    const crash = await incidentOf('process:cronping');
+    expect(crash).toMatchObject({ status: 'resolved' });
+    expect(JSON.stringify(crash)).toContain('SIGKILL');
   });
 
   it('backs up every database while the studio runs and restores a deleted one with the documented command', async () => {
@@ -552,8 +564,11 @@ describe.skipIf(!hasCaddy)('the whole studio, started as npm start starts it, be
       setAside.join(),
     ).toBe(true);
   });
-  it('stops every process on Ctrl-C, and starts again on the same data without new secrets or demo keys', async () => {
+  it('stops every process on Ctrl-C (SIGINT to the whole process group, as a terminal sends it), and starts again on the same data without new secrets or demo keys', async () => {
     const secretsBefore = studio.secrets();
+    const names = ['ops-agent', 'documint', 'cronping', 'flagbit', 'webhookvault', 'caddy'];
+    const pids = names.map((name) => studio.state(name).pid!);
+    expect(pids.every((pid) => pid > 0)).toBe(true);
     const exit = await studio.stop();
     expect(exit.code, 'Ctrl-C stops the studio cleanly').toBe(0);
     for (const name of ['ops-agent', 'documint', 'cronping', 'flagbit', 'webhookvault', 'caddy']) {
@@ -561,6 +576,15 @@ describe.skipIf(!hasCaddy)('the whole studio, started as npm start starts it, be
       expect(existsSync(join(studio.runDir, `${name}.pid`)), name).toBe(false);
     }
     expect(studio.process.output()).toContain('stopped');
+    const alive = pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(alive, 'no process of the studio outlives Ctrl-C').toEqual([]);
 
     studio = await startStudio('journey', { again: studio, environment: studio.environment });
     expect(studio.secrets()).toEqual(secretsBefore);
@@ -576,52 +600,83 @@ describe.skipIf(!hasCaddy)('the whole studio, started as npm start starts it, be
   });
 });
 
-describe.skipIf(!hasCaddy)('a studio started with configuration mistakes', () => {
-  let studio: RunningStudio;
+describe.skipIf(!hasCaddy)(
+  'a studio started with configuration mistakes, and Caddy in its production shape',
+  () => {
+    let studio: RunningStudio;
+    let hosts = '';
 
-  beforeAll(async () => {
-    studio = await startStudio('config-mistake', {
-      environment: {
-        // Sixteen bytes where thirty-two are needed, and an empty value: each stops only its own app.
-        WEBHOOKVAULT_ENCRYPTION_KEY: Buffer.alloc(16, 7).toString('base64'),
-        CHROMIUM_PATH: '',
-        AUDIT_FAILURE_THRESHOLD: '1',
-      },
+    beforeAll(async () => {
+      const [httpPort, httpsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+      hosts = 'documint.localhost, flagbit.localhost';
+      studio = await startStudio('config-mistake', {
+        environment: {
+          // WebhookVault: its key set but empty, and an old key of sixteen bytes where thirty-two are needed.
+          // DocuMint: an empty setting. Each mistake stops only its own app.
+          WEBHOOKVAULT_ENCRYPTION_KEY: '',
+          WEBHOOKVAULT_PREVIOUS_KEYS: Buffer.alloc(16, 7).toString('base64'),
+          CHROMIUM_PATH: '',
+          // Host names instead of a local address, as in production: HTTPS (Caddy's local CA for .localhost
+          // names) on unprivileged ports, so readiness comes from Caddy's admin API.
+          CADDY_ADDRESS: hosts,
+          CADDY_HTTP_PORT: String(httpPort),
+          CADDY_HTTPS_PORT: String(httpsPort),
+          CADDY_ADMIN: `127.0.0.1:${adminPort}`,
+        },
+      });
+    }, 180_000);
+
+    afterAll(async () => {
+      await studio?.stop();
+    }, 60_000);
+
+    it('stops only the misconfigured apps, names the variable, and keeps the others running', () => {
+      const vault = studio.state('webhookvault');
+      expect(vault.state).toBe('failed');
+      expect(vault.restarts, 'a configuration error is not retried').toBe(0);
+      expect(vault.reason).toMatch(/WEBHOOKVAULT_ENCRYPTION_KEY.*empty/);
+      expect(vault.reason).toMatch(/WEBHOOKVAULT_PREVIOUS_KEYS.*16 bytes.*32 bytes/);
+      const documint = studio.state('documint');
+      expect(documint.state).toBe('failed');
+      expect(documint.restarts).toBe(0);
+      expect(documint.reason).toMatch(/CHROMIUM_PATH.*empty/);
+      for (const name of ['ops-agent', 'cronping', 'flagbit', 'caddy'])
+        expect(studio.state(name).state, name).toBe('running');
+      expect(studio.process.output()).toMatch(
+        /webhookvault has a configuration error and is not restarted: .*WEBHOOKVAULT_ENCRYPTION_KEY/,
+      );
     });
-  }, 180_000);
 
-  afterAll(async () => {
-    await studio?.stop();
-  }, 60_000);
-
-  it('stops only the misconfigured apps, names the variable, and keeps the others running', () => {
-    const vault = studio.state('webhookvault');
-    expect(vault.state).toBe('failed');
-    expect(vault.restarts, 'a configuration error is not retried').toBe(0);
-    expect(vault.reason).toContain('WEBHOOKVAULT_ENCRYPTION_KEY');
-    expect(vault.reason).toMatch(/16 bytes/);
-    const documint = studio.state('documint');
-    expect(documint.state).toBe('failed');
-    expect(documint.reason).toContain('CHROMIUM_PATH');
-    for (const name of ['ops-agent', 'cronping', 'flagbit', 'caddy'])
-      expect(studio.state(name).state, name).toBe('running');
-    expect(studio.process.output()).toMatch(
-      /webhookvault has a configuration error and is not restarted: .*WEBHOOKVAULT_ENCRYPTION_KEY/,
-    );
-  });
-
-  it('has the audit say which products are down and why', async () => {
-    const audit = await call(`${studio.url('ops-agent')}/audit`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${studio.secrets().OPS_ADMIN_TOKEN}` },
+    it('has the audit say which products are down and why', async () => {
+      const audit = await call(`${studio.url('ops-agent')}/audit`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${studio.secrets().OPS_ADMIN_TOKEN}` },
+      });
+      expect(audit.status, audit.text).toBe(200);
+      const byName = Object.fromEntries(audit.body.products.map((p: { name: string }) => [p.name, p]));
+      expect(byName.webhookvault.status).toBe('fail');
+      expect(byName.webhookvault.error).toContain('WEBHOOKVAULT_ENCRYPTION_KEY');
+      expect(byName.webhookvault.error).toContain('WEBHOOKVAULT_PREVIOUS_KEYS');
+      expect(byName.documint.status).toBe('fail');
+      expect(byName.documint.error).toContain('CHROMIUM_PATH');
+      expect(byName.cronping.status).toBe('pass');
+      expect(byName.flagbit.status).toBe('pass');
     });
-    expect(audit.status, audit.text).toBe(200);
-    const byName = Object.fromEntries(audit.body.products.map((p: { name: string }) => [p.name, p]));
-    expect(byName.webhookvault.status).toBe('fail');
-    expect(byName.webhookvault.error).toContain('WEBHOOKVAULT_ENCRYPTION_KEY');
-    expect(byName.documint.status).toBe('fail');
-    expect(byName.documint.error).toContain('CHROMIUM_PATH');
-    expect(byName.cronping.status).toBe('pass');
-    expect(byName.flagbit.status).toBe('pass');
-  });
-});
+
+    it("points each product's URLs at its own HTTPS host, where Caddy answers with its certificate", async () => {
+      const httpsPort = studio.environment.CADDY_HTTPS_PORT!;
+      expect(studio.process.output()).toContain(`via Caddy https://flagbit.localhost:${httpsPort}/`);
+      const ca = join(studio.dataDir, 'caddy', 'pki', 'authorities', 'local', 'root.crt');
+      const answer = await eventually('Caddy serving flagbit.localhost over HTTPS', async () => {
+        const response = await httpsGet(
+          Number(httpsPort),
+          'flagbit.localhost',
+          '/livez',
+          readFileSync(ca, 'utf8'),
+        );
+        return response.status === 200 ? response : undefined;
+      });
+      expect(answer.headers['strict-transport-security']).toBeDefined();
+    });
+  },
+);
