@@ -41,6 +41,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     database: { ...database, synchronous: config.WEBHOOKVAULT_SQLITE_SYNCHRONOUS },
   });
   addCaptureMethods(app);
+  // As on the capture listener: every header of a capture is recorded, not only Node's first 1,000.
+  app.server.maxHeadersCount = 0;
   // Before any route plugin, so its guard (capture routes only on the capture port) applies to all of them.
   installCaptureListener(app, config);
   await app.register(billingPlugin, {

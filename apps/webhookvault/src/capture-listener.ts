@@ -208,6 +208,9 @@ export function installCaptureListener(app: FastifyInstance, config: Config): vo
     // this one faces the internet with no proxy to cut off a slow sender; 300 s still lets a 25 MiB body
     // arrive at 85 kB/s.
     const listener = tls ? createHttpsServer(tls, handle) : createHttpServer(handle);
+    // Node keeps only the first 2,000 rawHeaders entries (1,000 headers) and drops the rest without a word; a
+    // capture must record them all. The request head stays bounded by Node's maxHeaderSize (16 KiB).
+    listener.maxHeadersCount = 0;
     server = listener;
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);

@@ -207,6 +207,24 @@ describe('the capture listener records the request head as the sender wrote it',
     );
   });
 
+  it('records all of 1,500 headers on either port, where Node would keep only the first 1,000', async () => {
+    const { app } = await startWithCaptureListener();
+    const account = signUp(app);
+    const endpoint = await createEndpoint(app, account.headers);
+    const body = Buffer.from('many headers');
+    for (const port of [capturePortOf(app), mainPortOf(app)]) {
+      const sent: [string, string][] = [
+        ['Host', `127.0.0.1:${port}`],
+        ...Array.from({ length: 1500 }, (_, index): [string, string] => [`x-${index % 7}`, String(index)]),
+        ['X-Last', 'still here'],
+      ];
+      const captureId = captureIdOf(await sendRaw(port, requestBytes(endpoint.token, sent, body)));
+      const capture = await captureById(app, captureId, account.headers);
+      expect(capture.headers).toHaveLength(sent.length + 2);
+      expect(capture.headers.slice(0, sent.length)).toEqual(sent);
+    }
+  });
+
   it('still takes the same request on the main port, where TRUST_PROXY=true means a proxy is in front', async () => {
     const { app } = await startWithCaptureListener();
     const account = signUp(app);
