@@ -211,6 +211,9 @@ export function installCaptureListener(app: FastifyInstance, config: Config): vo
     // Node keeps only the first 2,000 rawHeaders entries (1,000 headers) and drops the rest without a word; a
     // capture must record them all. The request head stays bounded by Node's maxHeaderSize (16 KiB).
     listener.maxHeadersCount = 0;
+    // The port faces the internet with no proxy in front: a bound on open sockets keeps a flood of idle
+    // connections from exhausting file descriptors shared with the database and the main port.
+    listener.maxConnections = config.CAPTURE_MAX_CONNECTIONS;
     server = listener;
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);

@@ -92,6 +92,8 @@ export const configSchema = z
      * set it to 0.0.0.0 (or the public address) where the capture port is meant to be reached from outside.
      */
     CAPTURE_HOST: env.string('an interface address such as 0.0.0.0').optional(),
+    /** Open connections the public capture port accepts at once; past it, a new connection is closed at once. */
+    CAPTURE_MAX_CONNECTIONS: env.int(2048, { min: 1, max: 1_000_000 }),
     /** Both or neither: the capture listener then speaks HTTPS. Read at start, and again on SIGHUP. */
     CAPTURE_TLS_CERT_FILE: pemFile('certificate').optional(),
     CAPTURE_TLS_KEY_FILE: pemFile('private key').optional(),

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -205,6 +206,31 @@ describe('the capture listener records the request head as the sender wrote it',
     expect(capture.remoteAddress, 'the socket, not the X-Forwarded-For the sender wrote').toBe(
       SENDER_ADDRESS,
     );
+  });
+
+  it('closes a connection past CAPTURE_MAX_CONNECTIONS at once, and serves again when one is free', async () => {
+    const { app } = await startWithCaptureListener({ CAPTURE_MAX_CONNECTIONS: '1' });
+    const port = capturePortOf(app);
+    const first = netConnect(port, '127.0.0.1');
+    await once(first, 'connect');
+    const second = netConnect(port, '127.0.0.1');
+    let secondGotData = false;
+    second.on('data', () => {
+      secondGotData = true;
+    });
+    await once(second, 'close');
+    expect(secondGotData).toBe(false);
+    first.destroy();
+    await once(first, 'close');
+    const account = signUp(app);
+    const endpoint = await createEndpoint(app, account.headers);
+    // The server counts the first connection as closed a moment after the client sees it close.
+    let answer = '';
+    for (let attempt = 0; attempt < 50 && answer === ''; attempt++) {
+      answer = await sendRaw(port, requestBytes(endpoint.token, senderHeaders(port), Buffer.from('x')));
+      if (answer === '') await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(statusOf(answer)).toBe(200);
   });
 
   it('records all of 1,500 headers on either port, where Node would keep only the first 1,000', async () => {
