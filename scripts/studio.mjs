@@ -30,18 +30,18 @@ const prefixes = {
 };
 const portVariable = (app) => `${app.toUpperCase().replace('-', '_')}_PORT`;
 
-// The supervisor's own settings, validated like every app's: an empty or malformed value stops it, named.
-const present = (schema) =>
-  z.preprocess((value) => (value === '' ? Symbol.for('empty') : value), schema, {
-    error: (issue) => (issue.input === Symbol.for('empty') ? 'is set but empty' : undefined),
-  });
-const integer = (fallback, min, max) => present(z.coerce.number().int().min(min).max(max).default(fallback));
+// The supervisor's own settings, validated like every app's: an empty or malformed value stops it (exit 78)
+// with one line per variable naming what it expected.
+const text = (fallback) => z.string().default(fallback).describe('a non-empty string');
+const choice = (values, fallback) => z.enum(values).default(fallback).describe(values.join(' or '));
+const integer = (fallback, min, max) =>
+  z.coerce.number().int().min(min).max(max).default(fallback).describe(`an integer from ${min} to ${max}`);
 const configSchema = z.object({
-  STUDIO_DATA_DIR: present(z.string().default(join(root, 'data'))),
-  HOST: present(z.string().default('127.0.0.1')),
-  CADDY_ADDRESS: present(z.string().default('http://:8080')),
-  STUDIO_CADDY: present(z.enum(['auto', 'off']).default('auto')),
-  STUDIO_SEED_DEMO: present(z.enum(['true', 'false']).default('true')),
+  STUDIO_DATA_DIR: text(join(root, 'data')),
+  HOST: text('127.0.0.1'),
+  CADDY_ADDRESS: text('http://:8080'),
+  STUDIO_CADDY: choice(['auto', 'off'], 'auto'),
+  STUDIO_SEED_DEMO: choice(['true', 'false'], 'true'),
   STUDIO_RESTART_DELAY_MS: integer(1000, 10, 600_000),
   STUDIO_RESTART_MAX_DELAY_MS: integer(30_000, 10, 3_600_000),
   STUDIO_MAX_RESTARTS: integer(10, 1, 1000),
@@ -52,9 +52,25 @@ const configSchema = z.object({
 });
 
 function loadStudioConfig() {
-  const parsed = configSchema.safeParse(process.env);
-  if (parsed.success) return parsed.data;
-  for (const issue of parsed.error.issues) console.error(`studio: ${issue.path.join('.')} ${issue.message}`);
+  const problems = [];
+  // An empty value is a mistake (an unset default would hide it), never the default.
+  for (const name of Object.keys(configSchema.shape)) {
+    if (process.env[name] === '')
+      problems.push(
+        `${name} is set but empty: unset it or set it to ${configSchema.shape[name].description}`,
+      );
+  }
+  const parsed = configSchema.safeParse(
+    Object.fromEntries(Object.keys(configSchema.shape).map((name) => [name, process.env[name] || undefined])),
+  );
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0]);
+      problems.push(`${name} must be ${configSchema.shape[name].description}, got "${process.env[name]}"`);
+    }
+  }
+  if (problems.length === 0) return parsed.data;
+  console.error(`studio: invalid configuration\n${problems.map((line) => `  - ${line}`).join('\n')}`);
   process.exit(78);
 }
 

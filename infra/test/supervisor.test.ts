@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error scripts/ is plain JavaScript run by Node before anything is installed or built
 import { Supervisor } from '../../scripts/supervisor.mjs';
-import { eventually, type ServiceState, tempDirectory } from './studio-harness';
+import { eventually, repositoryRoot, type ServiceState, tempDirectory } from './studio-harness';
 
 /** A child process that runs `source` (JavaScript) with Node. */
 const node = (name: string, source: string) => ({
@@ -111,5 +112,37 @@ describe('the studio supervisor', () => {
     expect(restarted.restarts).toBe(1);
     expect(restarted.lastExit).toMatchObject({ code: null, signal: 'SIGKILL' });
     await supervisor.stopAll();
+  });
+});
+
+describe("the studio's own configuration", () => {
+  const studio = (environment: Record<string, string>) =>
+    spawnSync(process.execPath, [join(repositoryRoot, 'scripts', 'studio.mjs'), 'status'], {
+      env: { ...process.env, STUDIO_DATA_DIR: tempDirectory('studio-config'), ...environment },
+      encoding: 'utf8',
+    });
+
+  it('stops with exit code 78 on an empty value, naming the variable and what it expects', () => {
+    const result = studio({ CRONPING_PORT: '' });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain(
+      'CRONPING_PORT is set but empty: unset it or set it to an integer from 1 to 65535',
+    );
+  });
+
+  it('names every malformed value with what it expected and what it got', () => {
+    const result = studio({
+      STUDIO_RESTART_DELAY_MS: 'abc',
+      STUDIO_CADDY: 'maybe',
+      WEBHOOKVAULT_CAPTURE_PORT: '70000',
+    });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain(
+      'STUDIO_RESTART_DELAY_MS must be an integer from 10 to 600000, got "abc"',
+    );
+    expect(result.stderr).toContain('STUDIO_CADDY must be auto or off, got "maybe"');
+    expect(result.stderr).toContain(
+      'WEBHOOKVAULT_CAPTURE_PORT must be an integer from 1 to 65535, got "70000"',
+    );
   });
 });
