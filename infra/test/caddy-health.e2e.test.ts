@@ -1,4 +1,6 @@
 import { rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { buildApp as buildCronping } from 'cronping/src/app';
 import { loadConfig as loadCronpingConfig } from 'cronping/src/config';
@@ -75,6 +77,7 @@ describe.skipIf(!hasCaddy)('Caddy in front of an app that is not ready or not ru
   let cronpingSeen: string[] = [];
   let flagbitPort = 0;
   let caddy: RunningProcess;
+  let hanging: Server;
   let base = '';
 
   beforeAll(async () => {
@@ -85,12 +88,18 @@ describe.skipIf(!hasCaddy)('Caddy in front of an app that is not ready or not ru
     await flagbit.listen({ host: '127.0.0.1', port: 0 });
     flagbitPort = portOf(flagbit);
     const nobodyListens = await freePort();
+    // Ready by its /readyz, but never answers anything else.
+    hanging = createServer((request, response) => {
+      if (request.url === '/readyz') response.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     caddy = startCaddy(dataDir, {
       CRONPING_UPSTREAM: `127.0.0.1:${portOf(cronping)}`,
       FLAGBIT_UPSTREAM: `127.0.0.1:${flagbitPort}`,
-      DOCUMINT_UPSTREAM: `127.0.0.1:${nobodyListens}`,
+      DOCUMINT_UPSTREAM: `127.0.0.1:${(hanging.address() as AddressInfo).port}`,
+      CADDY_RESPONSE_TIMEOUT: '1s',
       WEBHOOKVAULT_UPSTREAM: `127.0.0.1:${nobodyListens}`,
       OPS_AGENT_UPSTREAM: `127.0.0.1:${nobodyListens}`,
       CADDY_ADDRESS: `http://127.0.0.1:${port}`,
@@ -101,13 +110,24 @@ describe.skipIf(!hasCaddy)('Caddy in front of an app that is not ready or not ru
   afterAll(async () => {
     caddy?.child.kill('SIGTERM');
     await caddy?.exited;
+    hanging?.closeAllConnections();
+    hanging?.close();
     await cronping?.close();
     await flagbit?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  it('answers a JSON 504 with the security headers when a ready app never starts its answer', async () => {
+    const response = await fetch(`${base}/documint/v1/templates`);
+    expect(response.status).toBe(504);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    const body = (await response.json()) as { error: { code: string; requestId: string } };
+    expect(body.error.code).toBe('gateway_timeout');
+    expect(body.error.requestId).toBe(response.headers.get('x-request-id'));
+  });
+
   it('answers a clean JSON 502 for a product nothing listens for, GET or POST with a body', async () => {
-    await expectCaddyBadGateway(await fetch(`${base}/documint/v1/templates`));
+    await expectCaddyBadGateway(await fetch(`${base}/webhookvault/v1/endpoints`));
     await expectCaddyBadGateway(
       await fetch(`${base}/webhookvault/h/some-token`, { method: 'POST', body: 'x'.repeat(100_000) }),
     );
