@@ -469,6 +469,9 @@ function printSummary({ supervisor, caddyInstalled, caddy, generated, secrets, s
     const via = caddyInstalled && app !== 'ops-agent' ? `   via Caddy ${caddy.productUrl(app)}/` : '';
     lines.push(`  ${app.padEnd(13)} http://127.0.0.1:${portOf(app)}  ${service.state}${via}`);
   }
+  lines.push(
+    `  WebhookVault's direct capture URLs (exact header order, no proxy): ${process.env.WEBHOOKVAULT_CAPTURE_URL ?? `http://localhost:${config.WEBHOOKVAULT_CAPTURE_PORT}`}/h/<token>`,
+  );
   if (generated.length > 0) {
     lines.push('', `first start: generated these secrets (stored in ${secretsFile}, mode 600; shown once):`);
     for (const name of generated) lines.push(`  ${name}=${secrets[name]}`);
