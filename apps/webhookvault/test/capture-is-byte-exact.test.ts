@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { baseUrlOf, createEndpoint, signUp, startApp } from './harness';
+import type { CaptureView } from '../src/capture/store';
+import { baseUrlOf, createEndpoint, getCapture, signUp, startApp } from './harness';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -35,27 +36,8 @@ function send(
   });
 }
 
-async function fetchCapture(
-  app: Awaited<ReturnType<typeof startApp>>['app'],
-  headers: Record<string, string>,
-  id: string,
-) {
-  const response = await app.inject({ method: 'GET', url: `/v1/captures/${id}`, headers });
-  expect(response.statusCode, response.body).toBe(200);
-  return response.json() as {
-    method: string;
-    path: string;
-    query: string;
-    headers: [string, string][];
-    bodyBase64: string;
-    bodyText?: string;
-    size: number;
-    remoteAddress: string;
-  };
-}
-
 /** Header order, case and repeats, and the raw path and query, as sent by the near-limit cases. */
-function expectOrderedHeadersAndRawQuery(capture: Awaited<ReturnType<typeof fetchCapture>>, label: string) {
+function expectOrderedHeadersAndRawQuery(capture: CaptureView, label: string) {
   expect(capture.path, label).toBe('/near%20limit');
   expect(capture.query, label).toBe('b=2&a=1&a=%ZZ');
   expect(capture.headers.map(([name]) => name).slice(0, 5), label).toEqual([
@@ -110,7 +92,7 @@ describe('capture', () => {
       });
       expect(answer.status, `${testCase.name}: ${answer.body}`).toBe(200);
       const { captureId } = JSON.parse(answer.body) as { captureId: string };
-      const capture = await fetchCapture(app, account.headers, captureId);
+      const capture = await getCapture(app, captureId, account.headers);
       expect(sha256(Buffer.from(capture.bodyBase64, 'base64')), testCase.name).toBe(sha256(testCase.body));
       expect(capture.size).toBe(testCase.body.length);
       expect(capture.path).toBe('/deep/path%20x');
@@ -144,10 +126,10 @@ describe('capture', () => {
         body,
       });
       expect(answer.status, `${method}: ${answer.body}`).toBe(200);
-      const capture = await fetchCapture(
+      const capture = await getCapture(
         app,
-        account.headers,
         (JSON.parse(answer.body) as { captureId: string }).captureId,
+        account.headers,
       );
       expect(capture.method).toBe(method);
       expect(capture.bodyText).toBe(`body of ${method}`);
@@ -176,10 +158,10 @@ describe('capture', () => {
         chunked,
       });
       expect(ok.status, ok.body).toBe(200);
-      const capture = await fetchCapture(
+      const capture = await getCapture(
         app,
-        account.headers,
         (JSON.parse(ok.body) as { captureId: string }).captureId,
+        account.headers,
       );
       expect(sha256(Buffer.from(capture.bodyBase64, 'base64'))).toBe(sha256(exact));
       expectOrderedHeadersAndRawQuery(capture, `chunked=${chunked}`);
@@ -212,10 +194,10 @@ describe('capture', () => {
       body,
     });
     expect(answer.status, answer.body).toBe(200);
-    const capture = await fetchCapture(
+    const capture = await getCapture(
       app,
-      account.headers,
       (JSON.parse(answer.body) as { captureId: string }).captureId,
+      account.headers,
     );
     expect(sha256(Buffer.from(capture.bodyBase64, 'base64'))).toBe(sha256(body));
     expectOrderedHeadersAndRawQuery(capture, '25 MiB');

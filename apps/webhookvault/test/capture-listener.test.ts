@@ -14,6 +14,7 @@ import { loadConfig } from '../src/config';
 import { urlSecrets } from '../src/log-redaction';
 import {
   createEndpoint,
+  getCapture,
   onCleanup,
   openStream,
   signUp,
@@ -100,21 +101,6 @@ function captureIdOf(response: string): string {
   return match![1]!;
 }
 
-interface Capture {
-  method: string;
-  path: string;
-  query: string;
-  headers: [string, string][];
-  bodyBase64: string;
-  remoteAddress: string;
-}
-
-async function captureById(app: App, captureId: string, headers: Record<string, string>): Promise<Capture> {
-  const response = await app.inject({ method: 'GET', url: `/v1/captures/${captureId}`, headers });
-  expect(response.statusCode, response.body).toBe(200);
-  return response.json() as Capture;
-}
-
 /** Headers in an order no parser would produce: mixed case, repeats interleaved, Host in the middle. */
 function senderHeaders(port: number): [string, string][] {
   return [
@@ -190,7 +176,7 @@ describe('the capture listener records the request head as the sender wrote it',
     const sent = senderHeaders(port);
 
     const captureId = captureIdOf(await sendRaw(port, requestBytes(endpoint.token, sent, body)));
-    const capture = await captureById(app, captureId, account.headers);
+    const capture = await getCapture(app, captureId, account.headers);
 
     expect(capture.method).toBe('PROPFIND');
     expect(capture.path).toBe('/a%2Fb/c%20d');
@@ -245,7 +231,7 @@ describe('the capture listener records the request head as the sender wrote it',
         ['X-Last', 'still here'],
       ];
       const captureId = captureIdOf(await sendRaw(port, requestBytes(endpoint.token, sent, body)));
-      const capture = await captureById(app, captureId, account.headers);
+      const capture = await getCapture(app, captureId, account.headers);
       expect(capture.headers).toHaveLength(sent.length + 2);
       expect(capture.headers.slice(0, sent.length)).toEqual(sent);
     }
@@ -260,7 +246,7 @@ describe('the capture listener records the request head as the sender wrote it',
     const sent = senderHeaders(port);
 
     const captureId = captureIdOf(await sendRaw(port, requestBytes(endpoint.token, sent, body)));
-    const capture = await captureById(app, captureId, account.headers);
+    const capture = await getCapture(app, captureId, account.headers);
 
     expect(sha256(Buffer.from(capture.bodyBase64, 'base64'))).toBe(sha256(body));
     expect(capture.path).toBe('/a%2Fb/c%20d');
@@ -387,7 +373,7 @@ describe('the capture listener serves capture URLs only', () => {
         'latin1',
       ),
     );
-    const capture = await captureById(app, captureIdOf(response), account.headers);
+    const capture = await getCapture(app, captureIdOf(response), account.headers);
     expect(capture.path).toBe('/../../v1/endpoints');
   });
 });
@@ -683,7 +669,7 @@ describe.skipIf(!opensslInstalled)('the capture listener over HTTPS', () => {
     const response = await sendRaw(capturePortOf(app), requestBytes(endpoint.token, sent, body), {
       ca: readFileSync(pair.cert),
     });
-    const capture = await captureById(app, captureIdOf(response), account.headers);
+    const capture = await getCapture(app, captureIdOf(response), account.headers);
     expect(sha256(Buffer.from(capture.bodyBase64, 'base64'))).toBe(sha256(body));
     expect(capture.headers).toEqual([
       ...sent,

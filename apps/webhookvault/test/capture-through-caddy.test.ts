@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app';
 import { loadConfig } from '../src/config';
-import { signUp, testEnvironment } from './harness';
+import { getCapture, signUp, testEnvironment } from './harness';
 
 /**
  * A capture through the studio's real front door: infra/Caddyfile, `handle_path /webhookvault/*` and
@@ -128,19 +128,6 @@ describe.skipIf(!caddyInstalled)('a capture through the real Caddy', () => {
     return { ...(response.json() as { id: string; token: string }), headers: account.headers };
   }
 
-  async function capturedById(captureId: string, headers: Record<string, string>) {
-    const response = await app.inject({ method: 'GET', url: `/v1/captures/${captureId}`, headers });
-    expect(response.statusCode, response.body).toBe(200);
-    return response.json() as {
-      method: string;
-      path: string;
-      query: string;
-      headers: [string, string][];
-      bodyBase64: string;
-      remoteAddress: string;
-    };
-  }
-
   function captureIdOf(response: string): string {
     expect(response.startsWith('HTTP/1.1 200 '), response).toBe(true);
     const match = /"captureId":"([^"]+)"/.exec(response);
@@ -171,7 +158,7 @@ describe.skipIf(!caddyInstalled)('a capture through the real Caddy', () => {
       `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
     const captureId = captureIdOf(await sendRaw(caddyPort, head, body));
 
-    const capture = await capturedById(captureId, endpoint.headers);
+    const capture = await getCapture(app, captureId, endpoint.headers);
     expect(sha256(Buffer.from(capture.bodyBase64, 'base64'))).toBe(sha256(body));
     expect(capture.method).toBe('PROPFIND');
     expect(capture.path).toBe('/a%2Fb/c%20d');
@@ -219,7 +206,7 @@ describe.skipIf(!caddyInstalled)('a capture through the real Caddy', () => {
       'Content-Type: application/json\r\nContent-Encoding: gzip\r\nAccept-Encoding: identity\r\n' +
       'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
     const captureId = captureIdOf(await sendRaw(caddyPort, head, chunked));
-    const capture = await capturedById(captureId, endpoint.headers);
+    const capture = await getCapture(app, captureId, endpoint.headers);
     expect(sha256(Buffer.from(capture.bodyBase64, 'base64'))).toBe(sha256(body));
     const recorded = Object.fromEntries(capture.headers.map(([name, value]) => [name.toLowerCase(), value]));
     expect(recorded['content-encoding']).toBe('gzip');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createEndpoint, signUp, startApp } from './harness';
+import { createEndpoint, getCapture, signUp, startApp } from './harness';
 
 async function captureWithForwardedHeaders(trustProxy: 'true' | 'false') {
   const { app } = await startApp({ env: { TRUST_PROXY: trustProxy } });
@@ -20,12 +20,7 @@ async function captureWithForwardedHeaders(trustProxy: 'true' | 'false') {
   });
   expect(captured.statusCode, captured.body).toBe(200);
   const { captureId } = captured.json() as { captureId: string };
-  const response = await app.inject({
-    method: 'GET',
-    url: `/v1/captures/${captureId}`,
-    headers: account.headers,
-  });
-  return response.json() as { headers: [string, string][]; remoteAddress: string };
+  return getCapture(app, captureId, account.headers);
 }
 
 describe('X-Forwarded-* headers in a capture', () => {

@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OutboundLookup } from '@studio/service-kit/outbound';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { buildApp } from '../src/app';
+import type { CaptureView } from '../src/capture/store';
 import { ManualClock } from '../src/clock';
 import { loadConfig } from '../src/config';
 
@@ -86,6 +87,13 @@ export async function createEndpoint(
   if (response.statusCode !== 201)
     throw new Error(`endpoint creation failed: ${response.statusCode} ${response.body}`);
   return response.json() as { id: string; token: string; url: string };
+}
+
+/** One capture through the inspection API (`GET /v1/captures/:id`), expected to be there. */
+export async function getCapture(app: App, captureId: string, headers: Record<string, string>) {
+  const response = await app.inject({ method: 'GET', url: `/v1/captures/${captureId}`, headers });
+  expect(response.statusCode, response.body).toBe(200);
+  return response.json() as CaptureView;
 }
 
 export interface Received {
