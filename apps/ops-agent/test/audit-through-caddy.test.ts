@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@studio/service-kit/testing';
 import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../src/owner/password';
 import { admin, onCleanup, startAgent, startProduct } from './harness';
@@ -8,14 +8,6 @@ import { admin, onCleanup, startAgent, startProduct } from './harness';
 const caddyfile = fileURLToPath(new URL('../../../infra/Caddyfile', import.meta.url));
 const hasCaddy = spawnSync('caddy', ['version']).status === 0;
 if (!hasCaddy && process.env.CI === 'true') throw new Error('caddy is required under CI=true');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** The studio's own Caddyfile, with its upstreams pointed at this test's servers. */
 async function startCaddy(upstreams: Record<string, string>): Promise<string> {

@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { renameSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { onCleanup } from './harness';
+
+/** A port nothing listens on, so a connection to it is refused. */
+export { freePort as closedPort } from '@studio/service-kit/testing';
 
 /** Fixtures for the supervisor's files in SERVICE_PID_DIR (scripts/studio.mjs writes them in production). */
 
@@ -36,15 +38,6 @@ export function writeState(directory: string, state: Partial<StateFile> & Pick<S
   const file = join(directory, `${state.name}.state.json`);
   writeFileSync(`${file}.${process.pid}.tmp`, `${JSON.stringify(full, null, 2)}\n`);
   renameSync(`${file}.${process.pid}.tmp`, file);
-}
-
-/** A port nothing listens on: bound, then closed, so a connection to it is refused. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** A real idle child process standing in for one service `npm start` runs, with its pid file written. */

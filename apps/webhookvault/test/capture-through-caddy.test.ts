@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { freePort } from '@studio/service-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app';
 import { loadConfig } from '../src/config';
@@ -33,18 +34,6 @@ const caddyfile = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'
 // The sender connects from another loopback address than Caddy's, so "the sender's address" and "the proxy's
 // address" differ even on one machine.
 const SENDER_ADDRESS = '127.0.0.2';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (!address || typeof address === 'string') return reject(new Error('no port'));
-      server.close(() => resolve(address.port));
-    });
-  });
-}
 
 /** Starts caddy and resolves once it logs that it serves its configuration (no polling, no sleeps). */
 function startCaddy(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string }> {

@@ -6,6 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../config';
 
+export { freePort } from './ports';
+
 export interface ServiceUnderTest<Config> {
   name: string;
   loadConfig(environment: Record<string, string | undefined>): Config;
