@@ -277,9 +277,6 @@ function serveControl(supervisor) {
       response.end(JSON.stringify(body));
     };
     const match = /^\/services\/([a-z-]+)\/(stop|start)$/.exec(request.url ?? '');
-    if (request.method === 'GET' && request.url === '/services') {
-      return send(200, { items: [...supervisor.services.values()].map((service) => service.describe()) });
-    }
     if (request.method !== 'POST' || !match || !supervisor.services.has(match[1])) {
       return send(404, { error: 'unknown control request' });
     }

@@ -265,16 +265,6 @@ class Managed {
     writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`);
     renameSync(temporary, file);
   }
-
-  describe() {
-    return {
-      name: this.name,
-      state: this.state,
-      pid: this.child?.pid ?? null,
-      restarts: this.restarts,
-      reason: this.reason,
-    };
-  }
 }
 
 /** The last meaningful lines a process wrote: pino JSON lines are reduced to their msg. */

@@ -126,7 +126,7 @@ export interface ServiceState {
  */
 export async function startStudio(
   label: string,
-  options: { environment?: Record<string, string>; caddy?: boolean; again?: RunningStudio } = {},
+  options: { environment?: Record<string, string>; again?: RunningStudio } = {},
 ): Promise<RunningStudio> {
   // `again`: start a new supervisor on a stopped studio's data directory and ports.
   const dataDir = options.again?.dataDir ?? tempDirectory(label);
@@ -136,7 +136,7 @@ export async function startStudio(
   const capturePort = options.again
     ? Number(options.again.environment.WEBHOOKVAULT_CAPTURE_PORT)
     : await freePort();
-  const withCaddy = options.caddy !== false && caddyAvailable();
+  const withCaddy = caddyAvailable();
   const environment: Record<string, string> = {
     STUDIO_DATA_DIR: dataDir,
     CADDY_ADDRESS: `http://127.0.0.1:${caddyPort}`,
